@@ -1,0 +1,51 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from billing import services
+from billing.forms import PaymentForm
+from billing.models import Payment
+from clients.admin_scoping import TrainerScopedAdmin
+
+
+def _run(modeladmin, request, queryset, service, done):
+    changed, refused = 0, []
+    for payment in queryset.select_related("client"):
+        try:
+            service(payment=payment)
+        except ValidationError as exc:
+            refused.append(f"{payment}: {' '.join(exc.messages)}")
+        else:
+            changed += 1
+    if changed:
+        modeladmin.message_user(request, f"{changed} payment(s) {done}.", messages.SUCCESS)
+    for line in refused:
+        modeladmin.message_user(request, line, messages.ERROR)
+
+
+@admin.register(Payment)
+class PaymentAdmin(TrainerScopedAdmin):
+    form = PaymentForm
+    trainer_lookup = "client__trainer"
+    list_display = ("client", "amount", "currency", "due_date", "status", "paid_at", "method", "description")
+    list_filter = ("status", "method", "due_date", "client__trainer")
+    list_select_related = ("client",)
+    search_fields = ("client__first_name", "client__last_name", "client__email", "description")
+    date_hierarchy = "due_date"
+    autocomplete_fields = ("client", "session")
+    actions = ("mark_paid", "mark_overdue", "cancel_payments")
+    readonly_fields = ("status", "currency", "paid_at", "overdue_at", "created_at", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        services.payment_save(payment=obj)
+
+    @admin.action(description="Mark selected payments paid", permissions=["change"])
+    def mark_paid(self, request, queryset):
+        _run(self, request, queryset, services.payment_mark_paid, "marked paid")
+
+    @admin.action(description="Mark selected payments overdue", permissions=["change"])
+    def mark_overdue(self, request, queryset):
+        _run(self, request, queryset, services.payment_mark_overdue, "marked overdue")
+
+    @admin.action(description="Cancel selected payments", permissions=["change"])
+    def cancel_payments(self, request, queryset):
+        _run(self, request, queryset, services.payment_cancel, "cancelled")

@@ -1,0 +1,64 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from clients.models import Client
+from fitcrm.models import TimeStampedModel
+
+
+def default_currency() -> str:
+    return settings.CURRENCY
+
+
+class Payment(TimeStampedModel):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PAID = "paid", "Paid"
+        OVERDUE = "overdue", "Overdue"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Method(models.TextChoices):
+        CARD = "card", "Card"
+        CASH = "cash", "Cash"
+        BANK_TRANSFER = "bank_transfer", "Bank transfer"
+        OTHER = "other", "Other"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="payments")
+    session = models.ForeignKey(
+        "scheduling.Session", null=True, blank=True, on_delete=models.SET_NULL, related_name="payments"
+    )
+    amount = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"), "The amount must be greater than zero.")],
+    )
+    currency = models.CharField(max_length=3, default=default_currency, editable=False)
+    due_date = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    overdue_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the payment turned overdue (escalation offsets count from here)."
+    )
+    method = models.CharField(max_length=15, choices=Method.choices, blank=True)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-due_date", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(status="paid") | models.Q(paid_at__isnull=False),
+                name="payment_paid_has_paid_at",
+                violation_error_message="A paid payment needs the date it was paid.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_date"]),
+            models.Index(fields=["status", "overdue_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.amount} {self.currency} from {self.client} due {self.due_date:%d %b %Y}"
+

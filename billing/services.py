@@ -1,0 +1,92 @@
+"""Payment status changes; impossible transitions are refused with a clear error."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import Payment
+
+Status = Payment.Status
+
+ALLOWED_TRANSITIONS = {
+    Status.PENDING: {Status.PAID, Status.OVERDUE, Status.CANCELLED},
+    Status.OVERDUE: {Status.PAID, Status.CANCELLED},
+    Status.PAID: set(),
+    Status.CANCELLED: set(),
+}
+
+
+def studio_today() -> date:
+    return timezone.localdate()
+
+
+def payment_create(
+    *,
+    client,
+    amount: Decimal,
+    due_date: date,
+    session=None,
+    description: str = "",
+    method: str = "",
+) -> Payment:
+    payment = Payment(
+        client=client,
+        amount=amount,
+        due_date=due_date,
+        session=session,
+        description=description,
+        method=method,
+    )
+    return payment_save(payment=payment)
+
+
+@transaction.atomic
+def payment_save(*, payment: Payment) -> Payment:
+    """Validate and save; a new payment whose due date has passed is overdue at once."""
+    if payment._state.adding and payment.status == Status.PENDING and payment.due_date < studio_today():
+        payment.status = Status.OVERDUE
+        payment.overdue_at = timezone.now()
+    payment.full_clean(exclude=["client", "session"])
+    payment.save()
+    return payment
+
+
+def _check(payment: Payment, new_status: str):
+    if new_status not in ALLOWED_TRANSITIONS[payment.status]:
+        raise ValidationError(
+            f"A {payment.get_status_display().lower()} payment cannot be marked "
+            f"{Status(new_status).label.lower()}.",
+            code="invalid_transition",
+        )
+
+
+@transaction.atomic
+def payment_mark_paid(*, payment: Payment, paid_at: datetime | None = None, method: str = "") -> Payment:
+    _check(payment, Status.PAID)
+    payment.status = Status.PAID
+    payment.paid_at = paid_at or timezone.now()
+    if method:
+        payment.method = method
+    payment.save(update_fields=["status", "paid_at", "method", "updated_at"])
+    return payment
+
+
+@transaction.atomic
+def payment_cancel(*, payment: Payment) -> Payment:
+    _check(payment, Status.CANCELLED)
+    payment.status = Status.CANCELLED
+    payment.save(update_fields=["status", "updated_at"])
+    return payment
+
+
+@transaction.atomic
+def payment_mark_overdue(*, payment: Payment, at: datetime | None = None) -> Payment:
+    _check(payment, Status.OVERDUE)
+    payment.status = Status.OVERDUE
+    payment.overdue_at = at or timezone.now()
+    # save(): turning overdue is an event automation listens for.
+    payment.save(update_fields=["status", "overdue_at", "updated_at"])
+    return payment

@@ -1,0 +1,119 @@
+from django.contrib import admin
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from billing.models import Payment
+from clients.admin_scoping import TrainerScopedAdmin
+from clients.models import Client, ConsentChange, Tag
+from clients.roles import is_manager
+from scheduling.models import Session
+
+
+class SessionInline(admin.TabularInline):
+    model = Session
+    fk_name = "client"
+    fields = ("starts_at", "duration_minutes", "trainer", "location", "status")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ("-starts_at",)
+    verbose_name_plural = "Sessions (book new ones from the Sessions page)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("trainer")
+
+
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    fields = ("amount", "currency", "due_date", "status", "paid_at", "description")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ConsentChangeInline(admin.TabularInline):
+    model = ConsentChange
+    fields = ("created_at", "channel", "category", "granted", "source", "detail")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Contact preference history"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Client)
+class ClientAdmin(TrainerScopedAdmin):
+    list_display = ("full_name", "email", "phone", "trainer", "status", "upcoming_sessions", "created_at")
+    list_display_links = ("full_name",)
+    list_filter = ("status", "trainer", "tags", "email_marketing", "sms_marketing")
+    list_select_related = ("trainer",)
+    search_fields = ("first_name", "last_name", "email", "phone")
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("tags",)
+    inlines = (SessionInline, PaymentInline, ConsentChangeInline)
+    readonly_fields = ("email_unsubscribed_at", "sms_opted_out_at", "email_suppressed_at", "email_suppressed_reason")
+    fieldsets = (
+        (None, {"fields": ("first_name", "last_name", "status", "trainer", "tags", "notes")}),
+        ("Contact", {"fields": ("email", "phone", "timezone", "birth_date")}),
+        (
+            "Contact preferences",
+            {
+                "fields": (
+                    ("email_reminders", "email_marketing"),
+                    ("sms_reminders", "sms_marketing"),
+                    "email_unsubscribed_at",
+                    "sms_opted_out_at",
+                    ("email_suppressed_at", "email_suppressed_reason"),
+                ),
+                "description": "Marketing needs the client's consent. STOP and unsubscribe "
+                "are recorded automatically and stop everything on that channel.",
+            },
+        ),
+    )
+
+    def get_queryset(self, request):
+        now = timezone.now()
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _upcoming=Count(
+                    "sessions", filter=Q(sessions__status=Session.Status.SCHEDULED, sessions__starts_at__gte=now)
+                )
+            )
+        )
+
+    @admin.display(description="Name", ordering="last_name")
+    def full_name(self, obj):
+        return obj.full_name
+
+    @admin.display(description="Upcoming", ordering="_upcoming")
+    def upcoming_sessions(self, obj):
+        return obj._upcoming
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not is_manager(request.user):
+            fields.append("trainer")
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        if not change and not obj.trainer_id:
+            obj.trainer = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    search_fields = ("name",)
+    list_display = ("name",)

@@ -1,0 +1,164 @@
+"""A believable demo studio, built through the same services staff use.
+
+Idempotent: users and clients are looked up by natural keys, and a client's
+sessions and payments are only generated while the client has none, so a second
+run (even on another day) adds nothing.
+"""
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import Payment
+from billing.services import payment_cancel, payment_create, payment_mark_paid
+from clients.models import Client, Tag
+from clients.roles import STUDIO_MANAGER, TRAINER
+from scheduling.models import Session
+from scheduling.services import session_book, session_cancel, session_mark_completed, session_mark_no_show
+
+DEMO_PASSWORD = "fitcrm-demo"
+ADMIN = ("admin", "fitcrm-admin")
+MANAGER = ("maria", "Maria", "Lopez")
+TRAINERS = [("anna", "Anna", "Kowalski"), ("ben", "Ben", "Okafor"), ("chloe", "Chloe", "Martin")]
+TIME_ZONES = ["", "", "", "America/New_York", "Australia/Sydney"]
+FIRST = "Alex Sam Jordan Taylor Morgan Casey Jamie Riley Avery Quinn Harper Rowan Elliot Sasha Robin Noor Priya Tom Lena Omar".split()
+LAST = "Smith Jones Patel Nguyen Brown Garcia Müller Rossi Dubois Silva Kim Cohen Walsh Haddad Novak".split()
+TAGS = ["bootcamp", "strength", "rehab", "yoga", "online"]
+LOCATIONS = ["Studio A", "Studio B", "Park (outdoor)", "Online"]
+
+
+@dataclass
+class SeedReport:
+    logins: list = field(default_factory=list)
+    created: dict = field(default_factory=dict)
+
+
+def _user(username, first, last, password, *, group=None, superuser=False):
+    User = get_user_model()
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={
+            "first_name": first,
+            "last_name": last,
+            "email": f"{username}@studio.example",
+            "is_staff": True,
+            "is_superuser": superuser,
+        },
+    )
+    if created:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user, created
+
+
+@transaction.atomic
+def seed_demo(*, clients_per_trainer: int = 20, seed: int = 2026) -> SeedReport:
+    rng = random.Random(seed)
+    report = SeedReport()
+    counts = {"users": 0, "clients": 0, "sessions": 0, "payments": 0}
+
+    _, created = _user(ADMIN[0], "Studio", "Admin", ADMIN[1], superuser=True)
+    counts["users"] += created
+    report.logins.append((ADMIN[0], ADMIN[1], "superuser"))
+    _, created = _user(*MANAGER, DEMO_PASSWORD, group=STUDIO_MANAGER)
+    counts["users"] += created
+    report.logins.append((MANAGER[0], DEMO_PASSWORD, STUDIO_MANAGER))
+    trainers = []
+    for username, first, last in TRAINERS:
+        user, created = _user(username, first, last, DEMO_PASSWORD, group=TRAINER)
+        counts["users"] += created
+        trainers.append(user)
+        report.logins.append((username, DEMO_PASSWORD, TRAINER))
+
+    tags = [Tag.objects.get_or_create(name=name)[0] for name in TAGS]
+    today = timezone.localdate()
+    now = timezone.now()
+    for t_index, trainer in enumerate(trainers):
+        for c_index in range(clients_per_trainer):
+            n = t_index * clients_per_trainer + c_index
+            first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
+            email = "" if n % 11 == 5 else f"{first}.{last}.{n}@example.com".lower()
+            phone = "" if n % 9 == 4 else f"+4477009{n:05d}"
+            if n % 10 == 0:
+                birth = date(1985 + n % 20, today.month, min(today.day, 28))  # a birthday today
+            else:
+                birth = date(1970 + n % 35, 1 + n % 12, 1 + n % 28)
+            client, created = Client.objects.get_or_create(
+                trainer=trainer,
+                first_name=first,
+                last_name=last,
+                defaults={
+                    "email": email,
+                    "phone": phone,
+                    "birth_date": birth,
+                    "timezone": TIME_ZONES[n % len(TIME_ZONES)],
+                    "status": Client.Status.LEAD if n % 13 == 0 else Client.Status.ACTIVE,
+                    "email_marketing": n % 3 != 0,
+                    "sms_marketing": n % 4 == 0,
+                },
+            )
+            counts["clients"] += created
+            if created:
+                client.tags.set(rng.sample(tags, k=rng.randint(0, 2)))
+            if not client.sessions.exists():
+                counts["sessions"] += _sessions_for(client, trainer, rng, today)
+            if not client.payments.exists():
+                counts["payments"] += _payments_for(client, rng, today, now)
+    report.created = counts
+    return report
+
+
+def _sessions_for(client, trainer, rng, today) -> int:
+    made = 0
+    tz = timezone.get_current_timezone()
+    # One slot per client per week, spread across the day so nobody is double-booked.
+    slot_hour = 7 + (client.pk % 12)
+    weekday = client.pk % 5
+    for week in range(-2, 2):
+        day = today + timedelta(days=(weekday - today.weekday()) + 7 * week)
+        starts_at = datetime.combine(day, time(slot_hour, 0), tzinfo=tz)
+        try:
+            session = session_book(
+                trainer=trainer,
+                client=client,
+                starts_at=starts_at,
+                duration_minutes=rng.choice([45, 60, 60, 90]),
+                location=rng.choice(LOCATIONS),
+            )
+        except ValidationError:  # a clash in demo data is simply not booked
+            continue
+        made += 1
+        if starts_at < timezone.now():
+            roll = rng.random()
+            if roll < 0.1:
+                session_mark_no_show(session=session)
+            elif roll < 0.2:
+                session_cancel(session=session)
+            else:
+                session_mark_completed(session=session)
+        elif rng.random() < 0.1:
+            session_cancel(session=session)
+    return made
+
+
+def _payments_for(client, rng, today, now) -> int:
+    plan = rng.choice(["paid", "pending", "overdue", "cancelled", "paid"])
+    amount = Decimal(rng.choice(["35.00", "45.00", "60.00", "240.00"]))
+    due = today + timedelta(days=rng.randint(3, 20))
+    if plan in ("paid", "overdue"):
+        due = today - timedelta(days=rng.randint(1, 20))
+    payment = payment_create(client=client, amount=amount, due_date=due, description="Training package")
+    if plan == "paid":
+        payment_mark_paid(payment=payment, method=Payment.Method.CARD)
+    elif plan == "cancelled":
+        payment_cancel(payment=payment)
+    return 1

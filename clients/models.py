@@ -1,0 +1,167 @@
+import secrets
+import zoneinfo
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from phonenumber_field.modelfields import PhoneNumberField
+
+from clients.validators import validate_timezone
+from fitcrm.models import TimeStampedModel
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    IN_APP = "in_app", "In-app"
+
+
+class Category(models.TextChoices):
+    TRANSACTIONAL = "transactional", "Reminders and notices"
+    MARKETING = "marketing", "News and offers"
+
+
+def new_portal_secret() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Client(TimeStampedModel):
+    class Status(models.TextChoices):
+        LEAD = "lead", "Lead"
+        ACTIVE = "active", "Active"
+        INACTIVE = "inactive", "Inactive"
+
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    phone = PhoneNumberField(blank=True, help_text="Any common format; stored as E.164 (+447700900123).")
+    birth_date = models.DateField(null=True, blank=True)
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_timezone],
+        help_text="IANA time zone, e.g. America/New_York. Blank means the studio's.",
+    )
+    trainer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="clients"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    notes = models.TextField(blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="clients")
+
+    # Contact preferences. Opt-outs (STOP, unsubscribe) stop everything on the
+    # channel; marketing additionally needs an explicit opt-in.
+    email_reminders = models.BooleanField("email reminders", default=True)
+    email_marketing = models.BooleanField("email news and offers", default=False)
+    sms_reminders = models.BooleanField("SMS reminders", default=True)
+    sms_marketing = models.BooleanField("SMS news and offers", default=False)
+    email_unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    sms_opted_out_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the client texts STOP."
+    )
+    email_suppressed_at = models.DateTimeField(null=True, blank=True)
+    email_suppressed_reason = models.CharField(
+        max_length=200, blank=True, help_text="Hard bounce or spam complaint."
+    )
+
+    # Rotating this secret revokes every portal link sent so far.
+    portal_secret = models.CharField(max_length=32, default=new_portal_secret, editable=False)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = [
+            models.UniqueConstraint(
+                "trainer",
+                Lower("email"),
+                condition=~models.Q(email=""),
+                name="client_email_unique_per_trainer",
+                violation_error_message="This trainer already has a client with this email.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["trainer", "status"]),
+        ]
+
+    def __str__(self):
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone or settings.STUDIO_TIME_ZONE)
+
+    def clean(self):
+        self.email = self.email.strip().lower()
+
+    def can_receive(self, channel: str, category: str = Category.TRANSACTIONAL) -> bool:
+        """May we send this client this kind of message on this channel now?"""
+        return self.cannot_receive_reason(channel, category) is None
+
+    def cannot_receive_reason(self, channel: str, category: str = Category.TRANSACTIONAL):
+        """Why not, in words staff understand; ``None`` when sending is allowed."""
+        marketing = category == Category.MARKETING
+        if channel == Channel.EMAIL:
+            if not self.email:
+                return "no email address"
+            if self.email_suppressed_at:
+                return f"email address suppressed ({self.email_suppressed_reason or 'bounced'})"
+            if self.email_unsubscribed_at:
+                return "unsubscribed from email"
+            if marketing and not self.email_marketing:
+                return "no consent to marketing email"
+            if not marketing and not self.email_reminders:
+                return "turned off email reminders"
+            return None
+        if channel == Channel.SMS:
+            if not self.phone:
+                return "no mobile number"
+            if self.sms_opted_out_at:
+                return "opted out of SMS (STOP)"
+            if marketing and not self.sms_marketing:
+                return "no consent to marketing SMS"
+            if not marketing and not self.sms_reminders:
+                return "turned off SMS reminders"
+            return None
+        if channel == Channel.IN_APP:
+            return None
+        return f"unknown channel {channel!r}"
+
+
+class ConsentChange(models.Model):
+    """Audit trail of every contact-preference change: what, when, and how."""
+
+    class Source(models.TextChoices):
+        STAFF = "staff", "Staff (admin)"
+        PORTAL = "portal", "Client portal"
+        UNSUBSCRIBE_LINK = "unsubscribe_link", "Unsubscribe link"
+        SMS_KEYWORD = "sms_keyword", "SMS keyword (STOP/START)"
+        PROVIDER = "provider", "Provider (bounce, complaint, carrier)"
+        IMPORT = "import", "Import"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="consent_changes")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    category = models.CharField(max_length=15, choices=Category.choices, blank=True)
+    granted = models.BooleanField()
+    source = models.CharField(max_length=20, choices=Source.choices)
+    detail = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        verb = "granted" if self.granted else "withdrew"
+        return f"{self.client} {verb} {self.channel} {self.category or 'all'} ({self.source})"

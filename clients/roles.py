@@ -1,0 +1,54 @@
+"""The two staff roles and what each may do.
+
+*Trainer*: staff who see and edit only their own clients and those clients'
+sessions, payments and messages (the admin filters by ``trainer``).
+*Studio manager*: sees and edits everything. Superusers are treated as managers.
+
+The groups are created by a migration; their permissions are re-synced after
+every ``migrate`` because later apps add models (and permissions) of their own.
+"""
+
+from django.contrib.auth.models import Group, Permission
+
+TRAINER = "Trainer"
+STUDIO_MANAGER = "Studio manager"
+
+# (app_label, model, actions) a trainer may use on their own rows.
+TRAINER_PERMISSIONS = {
+    ("clients", "client"): ("view", "add", "change"),
+    ("clients", "tag"): ("view", "add"),
+    ("scheduling", "session"): ("view", "add", "change"),
+    ("billing", "payment"): ("view", "add", "change"),
+    ("messaging", "message"): ("view", "add"),
+    ("automation", "automationrule"): ("view",),
+    ("automation", "automationlog"): ("view",),
+}
+MANAGER_APPS = ("clients", "scheduling", "billing", "messaging", "automation")
+
+
+def is_manager(user) -> bool:
+    """Studio managers and superusers see the whole studio."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_fitcrm_is_manager", None)
+    if cached is None:
+        cached = user.groups.filter(name=STUDIO_MANAGER).exists()
+        user._fitcrm_is_manager = cached
+    return cached
+
+
+def sync_role_permissions(sender=None, **kwargs):
+    """Give each role exactly its permissions (idempotent)."""
+    trainer, _ = Group.objects.get_or_create(name=TRAINER)
+    manager, _ = Group.objects.get_or_create(name=STUDIO_MANAGER)
+
+    trainer_perms = []
+    for (app_label, model), actions in TRAINER_PERMISSIONS.items():
+        codenames = [f"{action}_{model}" for action in actions]
+        trainer_perms += Permission.objects.filter(
+            content_type__app_label=app_label, content_type__model=model, codename__in=codenames
+        )
+    trainer.permissions.set(trainer_perms)
+    manager.permissions.set(Permission.objects.filter(content_type__app_label__in=MANAGER_APPS))

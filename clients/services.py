@@ -1,0 +1,94 @@
+"""Writes that concern a client: contact preferences and portal access."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from clients.models import Category, Channel, Client, ConsentChange, new_portal_secret
+
+PREFERENCE_FIELDS = {
+    (Channel.EMAIL, Category.TRANSACTIONAL): "email_reminders",
+    (Channel.EMAIL, Category.MARKETING): "email_marketing",
+    (Channel.SMS, Category.TRANSACTIONAL): "sms_reminders",
+    (Channel.SMS, Category.MARKETING): "sms_marketing",
+}
+
+
+def _record(client, *, channel, category="", granted, source, detail=""):
+    ConsentChange.objects.create(
+        client=client,
+        channel=channel,
+        category=category,
+        granted=granted,
+        source=source,
+        detail=detail[:200],
+    )
+
+
+@transaction.atomic
+def client_set_preference(
+    *, client: Client, channel: str, category: str, granted: bool, source: str, detail: str = ""
+) -> Client:
+    """Turn one channel/category on or off, with an audit record.
+
+    Turning a category back on also lifts a blanket email unsubscribe, because
+    the client has just asked to hear from us again on that channel.
+    """
+    field = PREFERENCE_FIELDS[(channel, category)]
+    updates = {field: granted}
+    if granted and channel == Channel.EMAIL:
+        updates["email_unsubscribed_at"] = None
+    # .update(): bookkeeping must not fire save signals.
+    Client.objects.filter(pk=client.pk).update(**updates, updated_at=timezone.now())
+    for name, value in updates.items():
+        setattr(client, name, value)
+    _record(client, channel=channel, category=category, granted=granted, source=source, detail=detail)
+    return client
+
+
+@transaction.atomic
+def client_sms_opt_out(*, client: Client, source: str, detail: str = "") -> Client:
+    now = timezone.now()
+    Client.objects.filter(pk=client.pk, sms_opted_out_at__isnull=True).update(
+        sms_opted_out_at=now, updated_at=now
+    )
+    client.sms_opted_out_at = client.sms_opted_out_at or now
+    _record(client, channel=Channel.SMS, granted=False, source=source, detail=detail)
+    return client
+
+
+@transaction.atomic
+def client_sms_opt_in(*, client: Client, source: str, detail: str = "") -> Client:
+    Client.objects.filter(pk=client.pk).update(sms_opted_out_at=None, updated_at=timezone.now())
+    client.sms_opted_out_at = None
+    _record(client, channel=Channel.SMS, granted=True, source=source, detail=detail)
+    return client
+
+
+@transaction.atomic
+def client_email_unsubscribe(*, client: Client, source: str, detail: str = "") -> Client:
+    now = timezone.now()
+    Client.objects.filter(pk=client.pk, email_unsubscribed_at__isnull=True).update(
+        email_unsubscribed_at=now, updated_at=now
+    )
+    client.email_unsubscribed_at = client.email_unsubscribed_at or now
+    _record(client, channel=Channel.EMAIL, granted=False, source=source, detail=detail)
+    return client
+
+
+@transaction.atomic
+def client_email_suppress(*, client: Client, reason: str, source: str = ConsentChange.Source.PROVIDER) -> Client:
+    """A hard bounce or complaint: stop emailing this address until staff fix it."""
+    now = timezone.now()
+    Client.objects.filter(pk=client.pk).update(
+        email_suppressed_at=now, email_suppressed_reason=reason[:200], updated_at=now
+    )
+    client.email_suppressed_at, client.email_suppressed_reason = now, reason[:200]
+    _record(client, channel=Channel.EMAIL, granted=False, source=source, detail=reason)
+    return client
+
+
+def client_rotate_portal_secret(*, client: Client) -> Client:
+    """Revoke every portal link sent to this client so far."""
+    client.portal_secret = new_portal_secret()
+    Client.objects.filter(pk=client.pk).update(portal_secret=client.portal_secret)
+    return client

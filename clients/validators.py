@@ -1,0 +1,13 @@
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+
+
+def validate_timezone(value: str) -> None:
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            "“%(value)s” is not a known time zone. Use an IANA name such as Europe/London "
+            "or America/New_York, or leave it blank for the studio's time zone.",
+            code="invalid_timezone",
+            params={"value": value},
+        )

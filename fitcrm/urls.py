@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "FitCRM"
+admin.site.site_title = "FitCRM"
+admin.site.index_title = "Studio back office"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("anymail/", include("anymail.urls")),
+]

@@ -1,0 +1,75 @@
+from django.conf import settings
+from django.db import models
+
+from clients.models import Category, Channel, Client
+from fitcrm.models import TimeStampedModel
+
+
+class Message(TimeStampedModel):
+    """One message to (or from) one client: the outbox row is also the queue entry."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+        FAILED = "failed", "Failed"
+        SUPPRESSED = "suppressed", "Suppressed"
+        CANCELLED = "cancelled", "Cancelled"
+        RECEIVED = "received", "Received"
+
+    class Direction(models.TextChoices):
+        OUTBOUND = "out", "To the client"
+        INBOUND = "in", "From the client"
+
+    Channel = Channel
+    Category = Category
+
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE, related_name="messages")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    category = models.CharField(max_length=15, choices=Category.choices, default=Category.TRANSACTIONAL)
+    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUTBOUND)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    provider_id = models.CharField(max_length=100, blank=True, db_index=True)
+    to_address = models.CharField(max_length=254, blank=True, help_text="Email or E.164 number used.")
+    from_address = models.CharField(max_length=254, blank=True)
+
+    # Delivery bookkeeping.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    not_after = models.DateTimeField(
+        null=True, blank=True, help_text="Suppress instead of sending after this moment (e.g. session start)."
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    # What caused it.
+    rule = models.ForeignKey(
+        "automation.AutomationRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    session = models.ForeignKey(
+        "scheduling.Session", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    payment = models.ForeignKey(
+        "billing.Payment", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="message_due_idx"),
+            models.Index(fields=["client", "created_at"], name="message_thread_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} to {self.client or self.to_address}: {self.subject or self.body[:40]}"

@@ -1,0 +1,117 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from clients.admin_scoping import TrainerScopedAdmin, staff_users
+from clients.models import Client
+from clients.roles import is_manager
+from scheduling import services
+from scheduling.forms import SessionForm, WeeklySeriesForm
+from scheduling.models import Session
+
+
+def _run_transition(modeladmin, request, queryset, service, done):
+    changed, refused = 0, []
+    for session in queryset.select_related("client"):
+        try:
+            service(session=session)
+        except ValidationError as exc:
+            refused.append(f"{session}: {' '.join(exc.messages)}")
+        else:
+            changed += 1
+    if changed:
+        modeladmin.message_user(request, f"{changed} session(s) {done}.", messages.SUCCESS)
+    for line in refused:
+        modeladmin.message_user(request, line, messages.ERROR)
+
+
+@admin.register(Session)
+class SessionAdmin(TrainerScopedAdmin):
+    form = SessionForm
+    trainer_lookup = "client__trainer"
+    list_display = ("starts_at", "client", "trainer", "duration_minutes", "location", "status", "confirmed_at")
+    list_filter = ("status", "trainer", "starts_at")
+    list_select_related = ("client", "trainer")
+    search_fields = ("client__first_name", "client__last_name", "client__email", "location")
+    date_hierarchy = "starts_at"
+    autocomplete_fields = ("client",)
+    ordering = ("-starts_at",)
+    actions = ("mark_completed", "mark_no_show", "cancel_sessions")
+    readonly_fields = ("series", "confirmed_at", "cancelled_at", "cancelled_by", "created_at", "updated_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            # Status changes go through the actions, which check the transition.
+            fields.append("status")
+        return fields
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("trainer", request.user.pk)
+        return initial
+
+    def save_model(self, request, obj, form, change):
+        services.session_save(session=obj)
+
+    @admin.action(description="Mark selected sessions completed", permissions=["change"])
+    def mark_completed(self, request, queryset):
+        _run_transition(self, request, queryset, services.session_mark_completed, "marked completed")
+
+    @admin.action(description="Mark selected sessions no-show", permissions=["change"])
+    def mark_no_show(self, request, queryset):
+        _run_transition(self, request, queryset, services.session_mark_no_show, "marked no-show")
+
+    @admin.action(description="Cancel selected sessions", permissions=["change"])
+    def cancel_sessions(self, request, queryset):
+        _run_transition(self, request, queryset, services.session_cancel, "cancelled")
+
+    # --- Weekly series -------------------------------------------------------------
+    def get_urls(self):
+        custom = [
+            path(
+                "book-series/",
+                self.admin_site.admin_view(self.book_series_view),
+                name="scheduling_session_book_series",
+            )
+        ]
+        return custom + super().get_urls()
+
+    def book_series_view(self, request):
+        if not self.has_add_permission(request):
+            return redirect("admin:index")
+        manager = is_manager(request.user)
+        clients = Client.objects.all() if manager else Client.objects.filter(trainer=request.user)
+        trainers = staff_users() if manager else staff_users().filter(pk=request.user.pk)
+        form = WeeklySeriesForm(
+            request.POST or None, clients=clients, trainers=trainers, initial={"trainer": request.user.pk}
+        )
+        result = None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            result = services.session_book_weekly_series(
+                trainer=data["trainer"],
+                client=data["client"],
+                first_starts_at=data["first_starts_at"],
+                occurrences=data["occurrences"],
+                duration_minutes=data["duration_minutes"],
+                location=data["location"],
+            )
+            level = messages.WARNING if result.clashes else messages.SUCCESS
+            self.message_user(
+                request,
+                f"Booked {len(result.booked)} of {data['occurrences']} weekly sessions; "
+                f"{len(result.clashes)} clashed and were not booked.",
+                level,
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Book a weekly series",
+            "opts": self.model._meta,
+            "form": form,
+            "result": result,
+            "changelist_url": reverse("admin:scheduling_session_changelist"),
+        }
+        return TemplateResponse(request, "admin/scheduling/session/book_series.html", context)

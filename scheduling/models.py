@@ -1,0 +1,72 @@
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from clients.models import Client
+from fitcrm.models import TimeStampedModel
+
+MAX_DURATION_MINUTES = 12 * 60
+
+
+class Session(TimeStampedModel):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        NO_SHOW = "no_show", "No-show"
+
+    class CancelledBy(models.TextChoices):
+        STAFF = "staff", "Staff"
+        CLIENT = "client", "Client"
+
+    trainer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="training_sessions"
+    )
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="sessions")
+    starts_at = models.DateTimeField()
+    duration_minutes = models.PositiveIntegerField(
+        default=60,
+        validators=[
+            MinValueValidator(1, "A session lasts at least one minute."),
+            MaxValueValidator(MAX_DURATION_MINUTES, "A session lasts at most 12 hours."),
+        ],
+    )
+    location = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    notes = models.TextField(blank=True)
+    series = models.UUIDField(
+        null=True, blank=True, db_index=True, help_text="Shared by the sessions of one weekly series."
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(max_length=10, choices=CancelledBy.choices, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(duration_minutes__gte=1, duration_minutes__lte=MAX_DURATION_MINUTES),
+                name="session_duration_positive",
+            ),
+        ]
+        indexes = [
+            # The automation scan and the clash check are range queries on starts_at.
+            models.Index(fields=["status", "starts_at"]),
+            models.Index(fields=["trainer", "starts_at"]),
+            models.Index(fields=["client", "starts_at"]),
+        ]
+
+    def __str__(self):
+        local = self.starts_at.astimezone(self.client.tzinfo) if self.client_id else self.starts_at
+        return f"{self.client} — {local:%a %d %b %Y %H:%M}"
+
+    @property
+    def ends_at(self):
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+
+def new_series_id():
+    return uuid.uuid4()

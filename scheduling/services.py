@@ -1,0 +1,201 @@
+"""Booking rules: no double-booking, weekly series, status changes."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from scheduling.models import MAX_DURATION_MINUTES, Session, new_series_id
+
+Status = Session.Status
+
+
+def find_clashes(*, trainer, client, starts_at: datetime, duration_minutes: int, exclude_pk=None):
+    """Scheduled sessions of this trainer or this client that overlap the slot.
+
+    A range query on the indexed ``starts_at``: only sessions that start less
+    than the longest possible session before the slot can overlap it.
+    """
+    ends_at = starts_at + timedelta(minutes=duration_minutes)
+    candidates = (
+        Session.objects.filter(
+            status=Status.SCHEDULED,
+            starts_at__lt=ends_at,
+            starts_at__gt=starts_at - timedelta(minutes=MAX_DURATION_MINUTES),
+        )
+        .filter(Q(trainer=trainer) | Q(client=client))
+        .select_related("client")
+        .order_by("starts_at")
+    )
+    if exclude_pk:
+        candidates = candidates.exclude(pk=exclude_pk)
+    return [s for s in candidates if s.ends_at > starts_at]
+
+
+def describe_clash(session: Session, *, trainer, client) -> str:
+    who = "The trainer" if session.trainer_id == getattr(trainer, "pk", None) else "The client"
+    if session.trainer_id == getattr(trainer, "pk", None) and session.client_id == getattr(client, "pk", None):
+        who = "The trainer and the client"
+    local = timezone.localtime(session.starts_at)
+    return (
+        f"{who} already has a session at that time: {session.client} on "
+        f"{local:%a %d %b %Y %H:%M}–{timezone.localtime(session.ends_at):%H:%M} (session #{session.pk})."
+    )
+
+
+def validate_no_clash(*, trainer, client, starts_at, duration_minutes, exclude_pk=None):
+    clashes = find_clashes(
+        trainer=trainer,
+        client=client,
+        starts_at=starts_at,
+        duration_minutes=duration_minutes,
+        exclude_pk=exclude_pk,
+    )
+    if clashes:
+        raise ValidationError(
+            [describe_clash(s, trainer=trainer, client=client) for s in clashes], code="clash"
+        )
+
+
+def _validate_fields(session: Session):
+    # Field validators (duration range) with clear messages before touching the DB.
+    session.full_clean(exclude=["trainer", "client"], validate_unique=False, validate_constraints=False)
+
+
+def session_book(
+    *,
+    trainer,
+    client,
+    starts_at: datetime,
+    duration_minutes: int = 60,
+    location: str = "",
+    notes: str = "",
+    series=None,
+) -> Session:
+    session = Session(
+        trainer=trainer,
+        client=client,
+        starts_at=starts_at,
+        duration_minutes=duration_minutes,
+        location=location,
+        notes=notes,
+        series=series,
+    )
+    return session_save(session=session)
+
+
+@transaction.atomic
+def session_save(*, session: Session) -> Session:
+    """Validate and save a new or changed session (moving it included)."""
+    if timezone.is_naive(session.starts_at):
+        raise ValidationError("The start time needs a time zone.", code="naive")
+    _validate_fields(session)
+    if session.status == Status.SCHEDULED:
+        validate_no_clash(
+            trainer=session.trainer,
+            client=session.client,
+            starts_at=session.starts_at,
+            duration_minutes=session.duration_minutes,
+            exclude_pk=session.pk,
+        )
+    session.save()
+    return session
+
+
+@dataclass
+class SeriesResult:
+    series: object
+    booked: list = field(default_factory=list)
+    clashes: list = field(default_factory=list)  # (starts_at, [messages])
+
+
+def session_book_weekly_series(
+    *,
+    trainer,
+    client,
+    first_starts_at: datetime,
+    occurrences: int,
+    duration_minutes: int = 60,
+    location: str = "",
+    notes: str = "",
+) -> SeriesResult:
+    """Book one session a week; report the weeks that clash instead of skipping them quietly.
+
+    Weeks are counted in the studio's local time, so a 07:00 class stays at
+    07:00 across a daylight-saving change.
+    """
+    if occurrences < 1 or occurrences > 104:
+        raise ValidationError("A series has between 1 and 104 weekly sessions.", code="occurrences")
+    result = SeriesResult(series=new_series_id())
+    local_first = timezone.localtime(first_starts_at)
+    for week in range(occurrences):
+        local = (local_first.replace(tzinfo=None) + timedelta(weeks=week)).replace(tzinfo=local_first.tzinfo)
+        starts_at = local.astimezone(timezone.get_current_timezone()) if week else first_starts_at
+        try:
+            session = session_book(
+                trainer=trainer,
+                client=client,
+                starts_at=starts_at,
+                duration_minutes=duration_minutes,
+                location=location,
+                notes=notes,
+                series=result.series,
+            )
+        except ValidationError as exc:
+            result.clashes.append((starts_at, exc.messages))
+        else:
+            result.booked.append(session)
+    return result
+
+
+def session_update(*, session: Session, **changes) -> Session:
+    for name, value in changes.items():
+        setattr(session, name, value)
+    return session_save(session=session)
+
+
+ALLOWED_TRANSITIONS = {
+    Status.SCHEDULED: {Status.COMPLETED, Status.CANCELLED, Status.NO_SHOW},
+    Status.COMPLETED: {Status.NO_SHOW},
+    Status.NO_SHOW: {Status.COMPLETED},
+    Status.CANCELLED: set(),
+}
+
+
+def _transition(session: Session, new_status: str, **extra) -> Session:
+    if new_status not in ALLOWED_TRANSITIONS[session.status]:
+        raise ValidationError(
+            f"A {session.get_status_display().lower()} session cannot be marked "
+            f"{Status(new_status).label.lower()}.",
+            code="invalid_transition",
+        )
+    session.status = new_status
+    for name, value in extra.items():
+        setattr(session, name, value)
+    # save(): a status change is an event automation listens for.
+    session.save(update_fields=["status", "updated_at", *extra])
+    return session
+
+
+def session_mark_completed(*, session: Session) -> Session:
+    return _transition(session, Status.COMPLETED)
+
+
+def session_mark_no_show(*, session: Session) -> Session:
+    return _transition(session, Status.NO_SHOW)
+
+
+def session_cancel(*, session: Session, by: str = Session.CancelledBy.STAFF) -> Session:
+    return _transition(session, Status.CANCELLED, cancelled_at=timezone.now(), cancelled_by=by)
+
+
+def session_confirm(*, session: Session) -> Session:
+    if session.status != Status.SCHEDULED:
+        raise ValidationError("Only a scheduled session can be confirmed.", code="invalid_transition")
+    if not session.confirmed_at:
+        session.confirmed_at = timezone.now()
+        Session.objects.filter(pk=session.pk).update(confirmed_at=session.confirmed_at)
+    return session

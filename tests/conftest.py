@@ -1,0 +1,54 @@
+import pytest
+from django.db import connection
+
+from tests.factories import ClientFactory, ManagerFactory, TrainerFactory
+
+
+def pytest_collection_modifyitems(config, items):
+    """PostgreSQL-only tests skip loudly (with a reason in the summary) on SQLite."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://... to run it")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def trainer(db):
+    return TrainerFactory(username="trainer_a")
+
+
+@pytest.fixture
+def other_trainer(db):
+    return TrainerFactory(username="trainer_b")
+
+
+@pytest.fixture
+def manager(db):
+    return ManagerFactory(username="manager")
+
+
+@pytest.fixture
+def client_obj(trainer):
+    return ClientFactory(trainer=trainer)
+
+
+@pytest.fixture
+def trainer_client(client, trainer):
+    """Django's test client logged in as a trainer."""
+    client.force_login(trainer)
+    return client
+
+
+@pytest.fixture
+def manager_client(client, manager):
+    client.force_login(manager)
+    return client
+
+
+@pytest.fixture
+def on_postgres():
+    return connection.vendor == "postgresql"

@@ -1,0 +1,88 @@
+"""Shared factories. Rows are built through the ORM; services are exercised by the tests."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from billing.models import Payment
+from clients.models import Client, Tag
+from clients.roles import STUDIO_MANAGER, TRAINER
+from scheduling.models import Session
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@studio.example")
+    is_staff = True
+    password = factory.PostGenerationMethodCall("set_password", "pass-word-123")
+
+    @factory.post_generation
+    def save_password(obj, create, extracted, **kwargs):
+        if create:
+            obj.save(update_fields=["password"])
+
+
+class TrainerFactory(UserFactory):
+    @factory.post_generation
+    def role(obj, create, extracted, **kwargs):
+        if create:
+            obj.groups.add(Group.objects.get_or_create(name=TRAINER)[0])
+
+
+class ManagerFactory(UserFactory):
+    @factory.post_generation
+    def role(obj, create, extracted, **kwargs):
+        if create:
+            obj.groups.add(Group.objects.get_or_create(name=STUDIO_MANAGER)[0])
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tag
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"tag{n}")
+
+
+class ClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Client
+
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.Sequence(lambda n: f"client{n}@example.com")
+    phone = factory.Sequence(lambda n: f"+4477009{n % 100000:05d}")
+    trainer = factory.SubFactory(TrainerFactory)
+    status = Client.Status.ACTIVE
+
+
+class SessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Session
+
+    client = factory.SubFactory(ClientFactory)
+    trainer = factory.LazyAttribute(lambda s: s.client.trainer)
+    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=2))
+    duration_minutes = 60
+    location = "Studio A"
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Payment
+
+    client = factory.SubFactory(ClientFactory)
+    amount = Decimal("45.00")
+    due_date = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=7))
+    description = "Training package"
