@@ -48,7 +48,9 @@ class AutomationLog(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["rule", "occurrence_key"], name="automationlog_once_per_occurrence"),
+            models.UniqueConstraint(
+                fields=["rule", "occurrence_key"], name="automationlog_once_per_occurrence"
+            ),
         ]
 
     def __str__(self):

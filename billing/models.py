@@ -39,7 +39,9 @@ class Payment(TimeStampedModel):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     paid_at = models.DateTimeField(null=True, blank=True)
     overdue_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the payment turned overdue (escalation offsets count from here)."
+        null=True,
+        blank=True,
+        help_text="When the payment turned overdue (escalation offsets count from here).",
     )
     method = models.CharField(max_length=15, choices=Method.choices, blank=True)
     description = models.CharField(max_length=200, blank=True)
@@ -61,4 +63,3 @@ class Payment(TimeStampedModel):
 
     def __str__(self):
         return f"{self.amount} {self.currency} from {self.client} due {self.due_date:%d %b %Y}"
-

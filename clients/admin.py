@@ -61,7 +61,12 @@ class ClientAdmin(TrainerScopedAdmin):
     date_hierarchy = "created_at"
     autocomplete_fields = ("tags",)
     inlines = (SessionInline, PaymentInline, ConsentChangeInline)
-    readonly_fields = ("email_unsubscribed_at", "sms_opted_out_at", "email_suppressed_at", "email_suppressed_reason")
+    readonly_fields = (
+        "email_unsubscribed_at",
+        "sms_opted_out_at",
+        "email_suppressed_at",
+        "email_suppressed_reason",
+    )
     fieldsets = (
         (None, {"fields": ("first_name", "last_name", "status", "trainer", "tags", "notes")}),
         ("Contact", {"fields": ("email", "phone", "timezone", "birth_date")}),
@@ -88,7 +93,8 @@ class ClientAdmin(TrainerScopedAdmin):
             .get_queryset(request)
             .annotate(
                 _upcoming=Count(
-                    "sessions", filter=Q(sessions__status=Session.Status.SCHEDULED, sessions__starts_at__gte=now)
+                    "sessions",
+                    filter=Q(sessions__status=Session.Status.SCHEDULED, sessions__starts_at__gte=now),
                 )
             )
         )

@@ -20,7 +20,6 @@ from billing.models import Payment
 from billing.services import payment_cancel, payment_create, payment_mark_paid
 from clients.models import Client, Tag
 from clients.roles import STUDIO_MANAGER, TRAINER
-from scheduling.models import Session
 from scheduling.services import session_book, session_cancel, session_mark_completed, session_mark_no_show
 
 DEMO_PASSWORD = "fitcrm-demo"
@@ -28,8 +27,45 @@ ADMIN = ("admin", "fitcrm-admin")
 MANAGER = ("maria", "Maria", "Lopez")
 TRAINERS = [("anna", "Anna", "Kowalski"), ("ben", "Ben", "Okafor"), ("chloe", "Chloe", "Martin")]
 TIME_ZONES = ["", "", "", "America/New_York", "Australia/Sydney"]
-FIRST = "Alex Sam Jordan Taylor Morgan Casey Jamie Riley Avery Quinn Harper Rowan Elliot Sasha Robin Noor Priya Tom Lena Omar".split()
-LAST = "Smith Jones Patel Nguyen Brown Garcia Müller Rossi Dubois Silva Kim Cohen Walsh Haddad Novak".split()
+FIRST = [
+    "Alex",
+    "Sam",
+    "Jordan",
+    "Taylor",
+    "Morgan",
+    "Casey",
+    "Jamie",
+    "Riley",
+    "Avery",
+    "Quinn",
+    "Harper",
+    "Rowan",
+    "Elliot",
+    "Sasha",
+    "Robin",
+    "Noor",
+    "Priya",
+    "Tom",
+    "Lena",
+    "Omar",
+]
+LAST = [
+    "Smith",
+    "Jones",
+    "Patel",
+    "Nguyen",
+    "Brown",
+    "Garcia",
+    "Müller",
+    "Rossi",
+    "Dubois",
+    "Silva",
+    "Kim",
+    "Cohen",
+    "Walsh",
+    "Haddad",
+    "Novak",
+]
 TAGS = ["bootcamp", "strength", "rehab", "yoga", "online"]
 LOCATIONS = ["Studio A", "Studio B", "Park (outdoor)", "Online"]
 

@@ -52,9 +52,7 @@ class Client(TimeStampedModel):
         validators=[validate_timezone],
         help_text="IANA time zone, e.g. America/New_York. Blank means the studio's.",
     )
-    trainer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="clients"
-    )
+    trainer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="clients")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     notes = models.TextField(blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="clients")

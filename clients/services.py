@@ -76,7 +76,9 @@ def client_email_unsubscribe(*, client: Client, source: str, detail: str = "") -
 
 
 @transaction.atomic
-def client_email_suppress(*, client: Client, reason: str, source: str = ConsentChange.Source.PROVIDER) -> Client:
+def client_email_suppress(
+    *, client: Client, reason: str, source: str = ConsentChange.Source.PROVIDER
+) -> Client:
     """A hard bounce or complaint: stop emailing this address until staff fix it."""
     now = timezone.now()
     Client.objects.filter(pk=client.pk).update(

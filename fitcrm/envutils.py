@@ -21,6 +21,5 @@ def strict_bool(env, name: str, default: bool) -> bool:
     if word in FALSE_WORDS:
         return False
     raise ImproperlyConfigured(
-        f"{name}={raw!r} is not a boolean; use one of "
-        f"{sorted(TRUE_WORDS | FALSE_WORDS - {''})}."
+        f"{name}={raw!r} is not a boolean; use one of {sorted(TRUE_WORDS | FALSE_WORDS - {''})}."
     )

@@ -26,7 +26,9 @@ class Message(TimeStampedModel):
     Channel = Channel
     Category = Category
 
-    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE, related_name="messages")
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     category = models.CharField(max_length=15, choices=Category.choices, default=Category.TRANSACTIONAL)
     direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUTBOUND)

@@ -31,7 +31,15 @@ def _run_transition(modeladmin, request, queryset, service, done):
 class SessionAdmin(TrainerScopedAdmin):
     form = SessionForm
     trainer_lookup = "client__trainer"
-    list_display = ("starts_at", "client", "trainer", "duration_minutes", "location", "status", "confirmed_at")
+    list_display = (
+        "starts_at",
+        "client",
+        "trainer",
+        "duration_minutes",
+        "location",
+        "status",
+        "confirmed_at",
+    )
     list_filter = ("status", "trainer", "starts_at")
     list_select_related = ("client", "trainer")
     search_fields = ("client__first_name", "client__last_name", "client__email", "location")

@@ -35,9 +35,12 @@ class WeeklySeriesForm(forms.Form):
     client = forms.ModelChoiceField(queryset=None)
     trainer = forms.ModelChoiceField(queryset=None)
     first_starts_at = forms.SplitDateTimeField(
-        label="First session", widget=forms.SplitDateTimeWidget(date_attrs={"type": "date"}, time_attrs={"type": "time"})
+        label="First session",
+        widget=forms.SplitDateTimeWidget(date_attrs={"type": "date"}, time_attrs={"type": "time"}),
     )
-    occurrences = forms.IntegerField(min_value=1, max_value=104, initial=8, help_text="Number of weekly sessions.")
+    occurrences = forms.IntegerField(
+        min_value=1, max_value=104, initial=8, help_text="Number of weekly sessions."
+    )
     duration_minutes = forms.IntegerField(min_value=1, max_value=720, initial=60)
     location = forms.CharField(max_length=200, required=False)
 

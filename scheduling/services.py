@@ -37,7 +37,9 @@ def find_clashes(*, trainer, client, starts_at: datetime, duration_minutes: int,
 
 def describe_clash(session: Session, *, trainer, client) -> str:
     who = "The trainer" if session.trainer_id == getattr(trainer, "pk", None) else "The client"
-    if session.trainer_id == getattr(trainer, "pk", None) and session.client_id == getattr(client, "pk", None):
+    if session.trainer_id == getattr(trainer, "pk", None) and session.client_id == getattr(
+        client, "pk", None
+    ):
         who = "The trainer and the client"
     local = timezone.localtime(session.starts_at)
     return (
