@@ -52,3 +52,11 @@ def manager_client(client, manager):
 @pytest.fixture
 def on_postgres():
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def q_sync(monkeypatch):
+    """Run django-q2 tasks inline when they are enqueued (``async_task``)."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
