@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "billing",
     "messaging",
     "automation",
+    "campaigns",
 ]
 
 MIDDLEWARE = [

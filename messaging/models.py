@@ -62,6 +62,9 @@ class Message(TimeStampedModel):
     payment = models.ForeignKey(
         "billing.Payment", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -71,6 +74,14 @@ class Message(TimeStampedModel):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="message_due_idx"),
             models.Index(fields=["client", "created_at"], name="message_thread_idx"),
+        ]
+        constraints = [
+            # Planning a campaign twice, or two planners at once, never doubles a recipient.
+            models.UniqueConstraint(
+                fields=["campaign", "client"],
+                condition=models.Q(campaign__isnull=False, client__isnull=False),
+                name="message_once_per_campaign_client",
+            ),
         ]
 
     def __str__(self):
