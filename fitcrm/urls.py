@@ -8,4 +8,6 @@ admin.site.index_title = "Studio back office"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("anymail/", include("anymail.urls")),
+    path("inbox/", include("messaging.inbox.urls")),
+    path("portal/", include("messaging.portal.urls")),
 ]

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from messaging.portal import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("<str:token>/", views.home, name="home"),
+    path("<str:token>/reply/", views.reply, name="reply"),
+    path("<str:token>/preferences/", views.preferences, name="preferences"),
+    path("<str:token>/sessions/<int:session_id>/", views.session_detail, name="session"),
+    path("<str:token>/sessions/<int:session_id>/confirm/", views.session_confirm, name="session_confirm"),
+    path("<str:token>/sessions/<int:session_id>/cancel/", views.session_cancel, name="session_cancel"),
+]
