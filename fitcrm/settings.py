@@ -86,6 +86,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "fitcrm.context_processors.studio",
             ],
+            # Template tags of packages that are not apps of their own.
+            "libraries": {"inbox": "messaging.inbox.templatetags.inbox"},
         },
     },
 ]
