@@ -1,0 +1,25 @@
+"""``{% load inbox %}``: the unread badge shown in the admin header.
+
+Registered under ``TEMPLATES[...]["OPTIONS"]["libraries"]`` because
+``messaging.inbox`` is a package of the messaging app, not an app of its own.
+"""
+
+from django import template
+
+from messaging.inbox.selectors import unread_total
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def inbox_unread_total(context) -> int:
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.has_perm("messaging.view_message"):
+        return 0
+    return unread_total(user)
+
+
+@register.filter
+def can_use_inbox(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_staff and user.has_perm("messaging.view_message"))
