@@ -3,11 +3,13 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from clients.models import Client
 from scheduling.models import MAX_DURATION_MINUTES, Session, new_series_id
 
 Status = Session.Status
@@ -89,6 +91,16 @@ def session_book(
     return session_save(session=session)
 
 
+def _lock_diaries(*, trainer_id, client_id):
+    """Serialise bookings for one trainer and one client until the transaction ends.
+
+    Without it two requests could both pass the clash check and both insert.
+    Trainer first, then client: every booking takes the locks in the same order.
+    """
+    list(get_user_model().objects.select_for_update().filter(pk=trainer_id).values_list("pk"))
+    list(Client.objects.select_for_update().filter(pk=client_id).values_list("pk"))
+
+
 @transaction.atomic
 def session_save(*, session: Session) -> Session:
     """Validate and save a new or changed session (moving it included)."""
@@ -96,6 +108,7 @@ def session_save(*, session: Session) -> Session:
         raise ValidationError("The start time needs a time zone.", code="naive")
     _validate_fields(session)
     if session.status == Status.SCHEDULED:
+        _lock_diaries(trainer_id=session.trainer_id, client_id=session.client_id)
         validate_no_clash(
             trainer=session.trainer,
             client=session.client,
@@ -131,6 +144,20 @@ def session_book_weekly_series(
     """
     if occurrences < 1 or occurrences > 104:
         raise ValidationError("A series has between 1 and 104 weekly sessions.", code="occurrences")
+    # A bad duration or start is wrong for every week: refuse it once rather
+    # than report it as N "clashes".
+    if timezone.is_naive(first_starts_at):
+        raise ValidationError("The start time needs a time zone.", code="naive")
+    _validate_fields(
+        Session(
+            trainer=trainer,
+            client=client,
+            starts_at=first_starts_at,
+            duration_minutes=duration_minutes,
+            location=location,
+            notes=notes,
+        )
+    )
     result = SeriesResult(series=new_series_id())
     local_first = timezone.localtime(first_starts_at)
     for week in range(occurrences):
