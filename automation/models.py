@@ -1,6 +1,7 @@
+from django.conf import settings
 from django.db import models
 
-from clients.models import Channel
+from clients.models import Category, Channel
 from fitcrm.models import TimeStampedModel
 
 
@@ -13,20 +14,72 @@ class TriggerEvent(models.TextChoices):
     BIRTHDAY = "birthday", "Client's birthday"
 
 
+#: Birthday wishes are marketing (they need consent); everything else is a notice
+#: about the client's own sessions and payments.
+DEFAULT_CATEGORY = {event: Category.TRANSACTIONAL for event in TriggerEvent.values} | {
+    TriggerEvent.BIRTHDAY: Category.MARKETING
+}
+
+
 class AutomationRule(TimeStampedModel):
+    class LateBooking(models.TextChoices):
+        SEND_NOW = "send_now", "Send at once"
+        SKIP = "skip", "Skip"
+
     name = models.CharField(max_length=100)
     trigger_event = models.CharField(max_length=20, choices=TriggerEvent.choices)
     channel = models.CharField(max_length=10, choices=Channel.choices)
-    subject_template = models.CharField(max_length=200, blank=True)
+    category = models.CharField(
+        max_length=15,
+        choices=Category.choices,
+        blank=True,
+        help_text="Blank: news and offers for birthdays, reminders and notices for everything else.",
+    )
+    subject_template = models.CharField(max_length=200, blank=True, help_text="Email only.")
     body_template = models.TextField()
-    offset_hours = models.IntegerField(default=0)
+    offset_hours = models.IntegerField(
+        default=0,
+        help_text="Before a session: hours before it starts. Payment due: hours before the due date "
+        "(a second notice besides the one on creation). Payment overdue: hours after it turned overdue.",
+    )
+    trainer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="automation_rules",
+        help_text="Only this trainer's clients. Blank: the whole studio.",
+    )
+    late_booking = models.CharField(
+        "booked inside the reminder window",
+        max_length=10,
+        choices=LateBooking.choices,
+        default=LateBooking.SEND_NOW,
+        help_text="Before a session: what to do when a session is booked or moved so late that "
+        "its reminder time has already passed.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(offset_hours__gte=0, offset_hours__lte=24 * 366),
+                name="automationrule_offset_range",
+                violation_error_message="The offset is between 0 hours and a year.",
+            ),
+        ]
+        indexes = [models.Index(fields=["is_active", "trigger_event"])]
 
     def __str__(self):
         return self.name
+
+    @property
+    def effective_category(self) -> str:
+        return self.category or DEFAULT_CATEGORY[self.trigger_event]
+
+    def in_scope(self, client) -> bool:
+        return self.trainer_id is None or client.trainer_id == self.trainer_id
 
 
 class AutomationLog(models.Model):
@@ -39,10 +92,13 @@ class AutomationLog(models.Model):
     rule = models.ForeignKey(AutomationRule, on_delete=models.PROTECT, related_name="logs")
     occurrence_key = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    client = models.ForeignKey(
+        "clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="automation_logs"
+    )
     message = models.ForeignKey(
         "messaging.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="automation_logs"
     )
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True, help_text="Why it was skipped, or what failed.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -52,6 +108,17 @@ class AutomationLog(models.Model):
                 fields=["rule", "occurrence_key"], name="automationlog_once_per_occurrence"
             ),
         ]
+        indexes = [models.Index(fields=["rule", "status"])]
 
     def __str__(self):
         return f"{self.rule}: {self.occurrence_key} ({self.status})"
+
+
+class ScanState(models.Model):
+    """Where the time-based scan got to: the next scan looks back to here (catch-up)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    scanned_until = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name}: {self.scanned_until:%Y-%m-%d %H:%M:%S}"
