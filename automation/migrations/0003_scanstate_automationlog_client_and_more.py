@@ -10,7 +10,6 @@ class Migration(migrations.Migration):
     dependencies = [
         ('automation', '0002_initial'),
         ('clients', '0002_roles'),
-        ('messaging', '0003_message_attempt_started_at_messageevent'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
