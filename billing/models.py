@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -63,3 +64,9 @@ class Payment(TimeStampedModel):
 
     def __str__(self):
         return f"{self.amount} {self.currency} from {self.client} due {self.due_date:%d %b %Y}"
+
+    def clean(self):
+        if self.session_id and self.client_id and self.session.client_id != self.client_id:
+            raise ValidationError(
+                {"session": "This session belongs to another client."}, code="session_client"
+            )

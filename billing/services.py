@@ -56,9 +56,10 @@ def payment_save(*, payment: Payment) -> Payment:
 
 def _check(payment: Payment, new_status: str):
     if new_status not in ALLOWED_TRANSITIONS[payment.status]:
+        current = payment.get_status_display().lower()
+        article = "An" if current[0] in "aeiou" else "A"
         raise ValidationError(
-            f"A {payment.get_status_display().lower()} payment cannot be marked "
-            f"{Status(new_status).label.lower()}.",
+            f"{article} {current} payment cannot be marked {Status(new_status).label.lower()}.",
             code="invalid_transition",
         )
 
