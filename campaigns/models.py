@@ -1,15 +1,81 @@
 from django.conf import settings
 from django.db import models
 
+from clients.models import Client, Tag
 from fitcrm.models import TimeStampedModel
+
+MONTHS = [
+    (1, "January"),
+    (2, "February"),
+    (3, "March"),
+    (4, "April"),
+    (5, "May"),
+    (6, "June"),
+    (7, "July"),
+    (8, "August"),
+    (9, "September"),
+    (10, "October"),
+    (11, "November"),
+    (12, "December"),
+]
+
+#: Tri-state for yes/no conditions: NULL means "either".
+YES_NO = [(True, "Yes"), (False, "No")]
 
 
 class Segment(TimeStampedModel):
-    """A saved, reusable selection of clients, evaluated live at send time."""
+    """A saved, reusable selection of clients, evaluated live at send time.
+
+    Every condition is a field; an empty field means "any". The conditions are
+    combined with AND (``campaigns.selectors.segment_clients``). A segment owned by
+    a trainer only ever matches that trainer's own clients.
+    """
+
+    class TagsMatch(models.TextChoices):
+        ANY = "any", "Any of the tags"
+        ALL = "all", "All of the tags"
 
     name = models.CharField(max_length=100)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    status = models.CharField("client status", max_length=10, choices=Client.Status.choices, blank=True)
+    trainer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Only clients of this trainer.",
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="+")
+    tags_match = models.CharField(max_length=3, choices=TagsMatch.choices, default=TagsMatch.ANY)
+    has_overdue_payment = models.BooleanField(
+        null=True,
+        blank=True,
+        choices=YES_NO,
+        help_text="An overdue payment, or a pending one past its due date.",
+    )
+    no_completed_session_days = models.PositiveIntegerField(
+        "no completed session in the last N days",
+        null=True,
+        blank=True,
+        help_text="Clients who have not trained for this many days (including those who never did).",
+    )
+    session_in_next_days = models.PositiveIntegerField(
+        "has a session in the next N days", null=True, blank=True
+    )
+    birthday_month = models.PositiveSmallIntegerField(null=True, blank=True, choices=MONTHS)
+    joined_after = models.DateField(
+        "joined on or after", null=True, blank=True, help_text="Studio calendar date."
+    )
+    joined_before = models.DateField(
+        "joined before", null=True, blank=True, help_text="Studio calendar date."
+    )
+    has_email = models.BooleanField("has an email address", null=True, blank=True, choices=YES_NO)
+    email_marketing = models.BooleanField(
+        "consents to marketing email", null=True, blank=True, choices=YES_NO
     )
 
     class Meta:
@@ -27,18 +93,53 @@ class Campaign(TimeStampedModel):
         SENT = "sent", "Sent"
         CANCELLED = "cancelled", "Cancelled"
 
+    #: Statuses in which the content and audience may still change.
+    EDITABLE = (Status.DRAFT, Status.SCHEDULED)
+
     name = models.CharField(max_length=100)
     subject = models.CharField(max_length=200)
     body = models.TextField()
     segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="campaigns")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    scheduled_at = models.DateTimeField(null=True, blank=True)
+    scheduled_at = models.DateTimeField(
+        null=True, blank=True, help_text="Studio time. Leave empty and use “Send now” to send at once."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    # Bookkeeping written by the planner (``.update()``, never ``save()``).
+    planned_at = models.DateTimeField(null=True, blank=True)
+    recipients_count = models.PositiveIntegerField(default=0)
+    excluded_counts = models.JSONField(
+        default=dict, blank=True, help_text="Clients left out at planning time, by reason."
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "scheduled_at"], name="campaign_due_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="scheduled") | models.Q(scheduled_at__isnull=False),
+                name="campaign_scheduled_has_time",
+                violation_error_message="A scheduled campaign needs a time to send.",
+            ),
+        ]
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        from campaigns.rendering import validate
+
+        validate(subject=self.subject, body=self.body)
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE
+
+    @property
+    def excluded_total(self) -> int:
+        return sum(self.excluded_counts.values())

@@ -1,0 +1,224 @@
+"""Reads: who a segment matches right now, and what a campaign achieved."""
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from billing.models import Payment
+from campaigns.models import Campaign, Segment
+from clients.models import Client
+from clients.roles import is_manager
+from scheduling.models import Session
+
+SAMPLE_SIZE = 10
+
+
+def _studio_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=zoneinfo.ZoneInfo(settings.STUDIO_TIME_ZONE))
+
+
+def segment_condition(segment: Segment, *, now: dt.datetime) -> Q:
+    """The segment's conditions as one ``Q`` on Client (AND of every condition set)."""
+    q = Q()
+    if segment.status:
+        q &= Q(status=segment.status)
+    if segment.trainer_id:
+        q &= Q(trainer_id=segment.trainer_id)
+
+    tag_ids = list(segment.tags.values_list("pk", flat=True)) if segment.pk else []
+    if tag_ids:
+        tagged = Client.tags.through.objects.filter(client_id=OuterRef("pk"))
+        if segment.tags_match == Segment.TagsMatch.ALL:
+            for tag_id in tag_ids:
+                q &= Exists(tagged.filter(tag_id=tag_id))
+        else:
+            q &= Exists(tagged.filter(tag_id__in=tag_ids))
+
+    if segment.has_overdue_payment is not None:
+        # The daily scan turns pending payments overdue; until it has run, a pending
+        # payment past its due date is just as overdue.
+        studio_today = timezone.localdate(now, zoneinfo.ZoneInfo(settings.STUDIO_TIME_ZONE))
+        overdue = Exists(
+            Payment.objects.filter(client_id=OuterRef("pk")).filter(
+                Q(status=Payment.Status.OVERDUE) | Q(status=Payment.Status.PENDING, due_date__lt=studio_today)
+            )
+        )
+        q &= overdue if segment.has_overdue_payment else ~overdue
+
+    if segment.no_completed_session_days is not None:
+        since = now - dt.timedelta(days=segment.no_completed_session_days)
+        q &= ~Exists(
+            Session.objects.filter(
+                client_id=OuterRef("pk"), status=Session.Status.COMPLETED, starts_at__gte=since
+            )
+        )
+    if segment.session_in_next_days is not None:
+        until = now + dt.timedelta(days=segment.session_in_next_days)
+        q &= Exists(
+            Session.objects.filter(
+                client_id=OuterRef("pk"),
+                status=Session.Status.SCHEDULED,
+                starts_at__gte=now,
+                starts_at__lt=until,
+            )
+        )
+
+    if segment.birthday_month:
+        q &= Q(birth_date__month=segment.birthday_month)
+    if segment.joined_after:
+        q &= Q(created_at__gte=_studio_midnight(segment.joined_after))
+    if segment.joined_before:
+        q &= Q(created_at__lt=_studio_midnight(segment.joined_before))
+
+    if segment.has_email is not None:
+        q &= ~Q(email="") if segment.has_email else Q(email="")
+    if segment.email_marketing is not None:
+        q &= Q(email_marketing=segment.email_marketing)
+    return q
+
+
+def _scope(qs: QuerySet, user) -> QuerySet:
+    if user is None or is_manager(user):
+        return qs
+    return qs.filter(trainer=user)
+
+
+def segment_clients(segment: Segment, *, now: dt.datetime | None = None, as_user=None) -> QuerySet:
+    """The clients the segment matches now.
+
+    A segment owned by a trainer only ever matches that trainer's clients, and so
+    does any evaluation done on behalf of a trainer (``as_user``); studio managers
+    target everyone.
+    """
+    now = now or timezone.now()
+    qs = Client.objects.filter(segment_condition(segment, now=now))
+    qs = _scope(qs, segment.owner)
+    return _scope(qs, as_user)
+
+
+def campaign_audience(campaign: Campaign, *, now: dt.datetime | None = None) -> QuerySet:
+    """Who the campaign would reach if it were planned now (before consent checks)."""
+    return segment_clients(campaign.segment, now=now, as_user=campaign.created_by)
+
+
+@dataclass(frozen=True)
+class SegmentPreview:
+    count: int
+    sample: list
+
+
+def segment_preview(segment: Segment, *, as_user=None, size: int = SAMPLE_SIZE) -> SegmentPreview:
+    clients = segment_clients(segment, as_user=as_user)
+    return SegmentPreview(
+        count=clients.count(),
+        sample=list(clients.select_related("trainer").order_by("last_name", "first_name")[:size]),
+    )
+
+
+# --- Statistics ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stat:
+    label: str
+    count: int
+    rate: float | None  # share of the messages sent, when that makes sense
+
+    @property
+    def percent(self) -> str:
+        return "" if self.rate is None else f"{self.rate * 100:.1f}%"
+
+
+#: Provider event statuses (anymail's event types) counted per message, at most once each.
+TRACKED_EVENTS = ("opened", "clicked", "bounced", "complained", "unsubscribed")
+SENT_STATUSES = ("sent", "delivered", "read")
+
+
+@dataclass(frozen=True)
+class CampaignStats:
+    recipients: int
+    excluded: dict
+    rows: list  # [Stat]
+
+    def __getitem__(self, label):
+        return next(row.count for row in self.rows if row.label == label)
+
+
+def campaign_stats(campaign: Campaign) -> CampaignStats:
+    """Counts from the campaign's messages and their tracking events, in one query.
+
+    Test sends (no client) are left out. Each event counts a message once, however
+    many times it was opened or clicked. An unsubscribe counts when the provider
+    reported it or when the client used the link after the message was sent.
+    """
+    from messaging.models import Message, MessageEvent
+
+    def has_event(status):
+        return Exists(MessageEvent.objects.filter(message_id=OuterRef("pk"), status=status))
+
+    sent = Q(status__in=SENT_STATUSES) | Q(sent_at__isnull=False)
+    counts = Message.objects.filter(campaign=campaign, client__isnull=False).aggregate(
+        recipients=Count("pk"),
+        queued=Count("pk", filter=Q(status__in=(Message.Status.QUEUED, Message.Status.SENDING))),
+        sent=Count("pk", filter=sent),
+        delivered=Count(
+            "pk",
+            filter=Q(status__in=(Message.Status.DELIVERED, Message.Status.READ))
+            | Q(delivered_at__isnull=False)
+            | has_event("delivered"),
+        ),
+        opened=Count("pk", filter=has_event("opened") | has_event("clicked")),
+        clicked=Count("pk", filter=has_event("clicked")),
+        bounced=Count("pk", filter=has_event("bounced")),
+        complained=Count("pk", filter=has_event("complained")),
+        unsubscribed=Count(
+            "pk",
+            filter=has_event("unsubscribed")
+            | Q(sent_at__isnull=False, client__email_unsubscribed_at__gte=F("sent_at")),
+        ),
+        failed=Count("pk", filter=Q(status=Message.Status.FAILED)),
+        suppressed=Count("pk", filter=Q(status=Message.Status.SUPPRESSED)),
+        cancelled=Count("pk", filter=Q(status=Message.Status.CANCELLED)),
+    )
+    sent_count = counts["sent"]
+
+    def rate(n, of):
+        return n / of if of else None
+
+    rows = [Stat("recipients", counts["recipients"], None)]
+    rows += [Stat(name, counts[name], None) for name in ("queued",)]
+    rows.append(Stat("sent", sent_count, rate(sent_count, counts["recipients"])))
+    rows += [
+        Stat(name, counts[name], rate(counts[name], sent_count))
+        for name in ("delivered", "opened", "clicked", "bounced", "complained", "unsubscribed")
+    ]
+    rows += [
+        Stat(name, counts[name], rate(counts[name], counts["recipients"]))
+        for name in ("failed", "suppressed", "cancelled")
+    ]
+    return CampaignStats(recipients=counts["recipients"], excluded=dict(campaign.excluded_counts), rows=rows)
+
+
+@dataclass(frozen=True)
+class Preview:
+    client: object
+    subject: str
+    body: str
+    error: str = ""
+
+
+def campaign_preview(campaign: Campaign, *, client) -> Preview:
+    """The campaign as ``client`` would receive it (a real client, when there is one)."""
+    from django.core.exceptions import ValidationError
+
+    from campaigns import rendering
+
+    try:
+        subject, body = rendering.compile_campaign(subject=campaign.subject, body=campaign.body)(client)
+    except ValidationError as exc:
+        return Preview(client=client, subject="", body="", error=" ".join(exc.messages))
+    return Preview(client=client, subject=subject, body=body)

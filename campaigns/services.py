@@ -1,0 +1,255 @@
+"""Writes for campaigns: save, schedule, plan, cancel, test send.
+
+Planning turns a campaign into one queued marketing Message per recipient, in bulk;
+the messaging engine delivers them at the studio's marketing rate. The database's
+unique (campaign, client) constraint is what keeps a recipient from getting the
+campaign twice, however often or concurrently planning runs.
+"""
+
+import datetime as dt
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from campaigns import rendering
+from campaigns.models import Campaign, Segment
+from campaigns.selectors import campaign_audience
+from clients.models import Category, Channel, Client
+from clients.roles import is_manager
+from messaging.models import Message
+
+logger = logging.getLogger(__name__)
+
+PLAN_BATCH_SIZE = 2000
+
+#: What the planner reads from each client: consent, address, template variables.
+CLIENT_FIELDS = (
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "timezone",
+    "trainer_id",
+    "email_marketing",
+    "email_reminders",
+    "email_unsubscribed_at",
+    "email_suppressed_at",
+    "email_suppressed_reason",
+)
+
+
+def _check_segment_allowed(*, segment: Segment, user) -> None:
+    """A trainer may only use their own segments; managers may use any."""
+    if user is not None and not is_manager(user) and segment.owner_id != user.pk:
+        raise PermissionDenied("You can only use your own segments.")
+
+
+def campaign_save(*, campaign: Campaign, user=None) -> Campaign:
+    """Validate (templates included) and save a draft or scheduled campaign."""
+    if campaign.pk and not Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE).exists():
+        raise ValidationError("This campaign has already been sent or cancelled and can no longer change.")
+    if campaign.created_by_id is None and user is not None:
+        campaign.created_by = user
+    _check_segment_allowed(segment=campaign.segment, user=user)
+    campaign.full_clean()
+    campaign.save()
+    return campaign
+
+
+def campaign_schedule(*, campaign: Campaign, at: dt.datetime, user=None) -> Campaign:
+    """Send at ``at`` (aware; the admin reads it in the studio's zone)."""
+    if timezone.is_naive(at):
+        raise ValidationError("The send time needs a time zone.")
+    _check_segment_allowed(segment=campaign.segment, user=user)
+    rendering.validate(subject=campaign.subject, body=campaign.body)
+    updated = Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE).update(
+        status=Campaign.Status.SCHEDULED, scheduled_at=at, updated_at=timezone.now()
+    )
+    if not updated:
+        raise ValidationError("Only a draft or scheduled campaign can be scheduled.")
+    campaign.refresh_from_db()
+    if at <= timezone.now():
+        _enqueue_plan(campaign.pk)
+    return campaign
+
+
+def campaign_send_now(*, campaign: Campaign, user=None) -> Campaign:
+    """Schedule for now and plan in the background (planning 50,000 rows is no web request)."""
+    return campaign_schedule(campaign=campaign, at=timezone.now(), user=user)
+
+
+def _enqueue_plan(campaign_id: int) -> None:
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task("campaigns.tasks.plan_campaign", campaign_id, q_options={"timeout": 110})
+    )
+
+
+@dataclass
+class PlanResult:
+    recipients: int = 0
+    excluded: Counter = field(default_factory=Counter)
+    created: int = 0
+
+
+def plan_recipients(*, campaign: Campaign, now: dt.datetime | None = None) -> PlanResult:
+    """Create the queued messages for everyone the segment matches now. Idempotent.
+
+    Clients who may not receive marketing email are counted by reason instead of
+    planned. Rows that already exist are skipped by the database (the unique
+    constraint), so a second or concurrent run adds nobody twice.
+    """
+    now = now or timezone.now()
+    render = rendering.compile_campaign(subject=campaign.subject, body=campaign.body)
+    audience = campaign_audience(campaign, now=now).only(*CLIENT_FIELDS).order_by("pk")
+    result = PlanResult()
+    batch = []
+    for client in audience.iterator(chunk_size=PLAN_BATCH_SIZE):
+        reason = client.cannot_receive_reason(Channel.EMAIL, Category.MARKETING)
+        if reason:
+            result.excluded[reason] += 1
+            continue
+        subject, body = render(client)
+        batch.append(
+            Message(
+                client=client,
+                campaign=campaign,
+                channel=Channel.EMAIL,
+                category=Category.MARKETING,
+                status=Message.Status.QUEUED,
+                to_address=client.email,
+                subject=subject[:200],
+                body=body,
+                sent_by_id=campaign.created_by_id,
+            )
+        )
+        if len(batch) >= PLAN_BATCH_SIZE:
+            _insert(batch)
+            result.created += len(batch)
+            batch = []
+    if batch:
+        _insert(batch)
+        result.created += len(batch)
+    result.recipients = Message.objects.filter(campaign=campaign, client__isnull=False).count()
+    return result
+
+
+def _insert(batch: list[Message]) -> None:
+    Message.objects.bulk_create(batch, batch_size=PLAN_BATCH_SIZE, ignore_conflicts=True)
+
+
+def campaign_plan(*, campaign_id: int, now: dt.datetime | None = None) -> PlanResult | None:
+    """Plan a due campaign: claim it, create its messages, start delivery.
+
+    The claim (scheduled → sending) and the messages commit together: a planner that
+    dies leaves the campaign scheduled for the next check, never half planned. A
+    second planner waits on the claimed row and then finds nothing to claim.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        claimed = Campaign.objects.filter(
+            pk=campaign_id, status=Campaign.Status.SCHEDULED, scheduled_at__lte=now
+        ).update(status=Campaign.Status.SENDING, planned_at=now, updated_at=now)
+        if not claimed:
+            return None
+        campaign = Campaign.objects.select_related("segment__owner", "created_by").get(pk=campaign_id)
+        result = plan_recipients(campaign=campaign, now=now)
+        Campaign.objects.filter(pk=campaign_id).update(
+            recipients_count=result.recipients, excluded_counts=dict(result.excluded)
+        )
+        transaction.on_commit(_kick_delivery)
+    logger.info(
+        "campaign %s planned: %s recipients, %s excluded",
+        campaign_id,
+        result.recipients,
+        sum(result.excluded.values()),
+    )
+    finish_campaigns(campaign_ids=[campaign_id], now=now)
+    return result
+
+
+def _kick_delivery() -> None:
+    """Start the delivery engine now rather than at its next periodic run."""
+    from messaging import tasks as messaging_tasks
+
+    kick = getattr(messaging_tasks, "kick_delivery", None)
+    if kick is not None:
+        kick()
+
+
+def send_due_campaigns(*, now: dt.datetime | None = None) -> int:
+    """Plan every scheduled campaign whose time has come (the periodic check)."""
+    now = now or timezone.now()
+    due = Campaign.objects.filter(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now)
+    planned = 0
+    for campaign_id in due.values_list("pk", flat=True):
+        if campaign_plan(campaign_id=campaign_id, now=now) is not None:
+            planned += 1
+    finish_campaigns(now=now)
+    return planned
+
+
+def finish_campaigns(*, campaign_ids=None, now: dt.datetime | None = None) -> int:
+    """Mark sending campaigns sent once none of their messages is waiting any more."""
+    now = now or timezone.now()
+    waiting = Message.objects.filter(
+        campaign_id=OuterRef("pk"), status__in=(Message.Status.QUEUED, Message.Status.SENDING)
+    )
+    qs = Campaign.objects.filter(status=Campaign.Status.SENDING).exclude(Exists(waiting))
+    if campaign_ids is not None:
+        qs = qs.filter(pk__in=campaign_ids)
+    return qs.update(status=Campaign.Status.SENT, finished_at=now, updated_at=now)
+
+
+def campaign_cancel(*, campaign: Campaign, now: dt.datetime | None = None) -> int:
+    """Stop a campaign: its queued messages are cancelled, anything already sent stays.
+
+    Returns how many messages were cancelled. A message the engine has already
+    claimed (``sending``) is in flight and finishes normally.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        updated = Campaign.objects.filter(
+            pk=campaign.pk, status__in=(*Campaign.EDITABLE, Campaign.Status.SENDING)
+        ).update(status=Campaign.Status.CANCELLED, cancelled_at=now, updated_at=now)
+        if not updated:
+            raise ValidationError("Only a draft, scheduled or sending campaign can be cancelled.")
+        cancelled = Message.objects.filter(campaign=campaign, status=Message.Status.QUEUED).update(
+            status=Message.Status.CANCELLED, error="campaign cancelled", updated_at=now
+        )
+    campaign.refresh_from_db()
+    return cancelled
+
+
+def campaign_send_test(*, campaign: Campaign, user, client: Client | None = None) -> Message:
+    """Send the campaign, rendered for ``client``, to the staff member's own address.
+
+    The subject says [TEST]; the message has no client, so it is neither a recipient
+    nor counted in the statistics.
+    """
+    if not user.email:
+        raise ValidationError("Add an email address to your own user account to receive test sends.")
+    _check_segment_allowed(segment=campaign.segment, user=user)
+    if client is None:
+        client = campaign_audience(campaign).order_by("pk").first()
+    elif not is_manager(user) and client.trainer_id != user.pk:
+        raise PermissionDenied("You can only preview your own clients.")
+    subject, body = rendering.compile_campaign(subject=campaign.subject, body=campaign.body)(client)
+    from messaging.services import send_message
+
+    return send_message(
+        client=None,
+        channel=Channel.EMAIL,
+        subject=f"[TEST] {subject}"[:200],
+        body=body,
+        category=Category.MARKETING,
+        to_address=user.email,
+        campaign=campaign,
+        sent_by=user,
+    )
