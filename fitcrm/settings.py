@@ -147,6 +147,8 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=10.0)
+# Only for webhooks signed with a Twilio SharedKey (X-Twilio-Webhooks-Signature-Settings).
+TWILIO_WEBHOOK_SHARED_KEY_SECRET = env.str("TWILIO_WEBHOOK_SHARED_KEY_SECRET", default="")
 
 # --- Messaging policy --------------------------------------------------------
 MESSAGING_MAX_ATTEMPTS = env.int("MESSAGING_MAX_ATTEMPTS", default=5)
@@ -158,6 +160,8 @@ QUIET_HOURS_END = env.int("QUIET_HOURS_END", default=8)
 SMS_MONTHLY_CAP = env.int("SMS_MONTHLY_CAP", default=0)  # 0 = no cap
 MARKETING_WEEKLY_CAP_PER_CLIENT = env.int("MARKETING_WEEKLY_CAP_PER_CLIENT", default=3)
 MARKETING_EMAILS_PER_MINUTE = env.int("MARKETING_EMAILS_PER_MINUTE", default=600)
+# One delivery task stops taking new batches after this long; must stay below Q_CLUSTER["timeout"].
+MESSAGING_TASK_SECONDS = env.int("MESSAGING_TASK_SECONDS", default=60)
 
 # --- Automation ----------------------------------------------------------------
 TRIGGERS_TOKEN = env.str("TRIGGERS_TOKEN", default="")

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from messaging.views import unsubscribe
+
 admin.site.site_header = "FitCRM"
 admin.site.site_title = "FitCRM"
 admin.site.index_title = "Studio back office"
@@ -10,4 +12,6 @@ urlpatterns = [
     path("anymail/", include("anymail.urls")),
     path("inbox/", include("messaging.inbox.urls")),
     path("portal/", include("messaging.portal.urls")),
+    path("messaging/", include("messaging.urls")),
+    path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
 ]

@@ -44,6 +44,11 @@ class Message(TimeStampedModel):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    attempt_started_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set just before the provider is called; cleared when the outcome is known.",
+    )
     not_after = models.DateTimeField(
         null=True, blank=True, help_text="Suppress instead of sending after this moment (e.g. session start)."
     )
@@ -74,6 +79,13 @@ class Message(TimeStampedModel):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="message_due_idx"),
             models.Index(fields=["client", "created_at"], name="message_thread_idx"),
+            # The marketing-email throttle counts claims in the last minute.
+            models.Index(
+                fields=["claimed_at"],
+                condition=models.Q(channel="email", category="marketing"),
+                name="message_mkt_email_claim_idx",
+            ),
+            models.Index(fields=["status", "claimed_at"], name="message_sending_idx"),
         ]
         constraints = [
             # Planning a campaign twice, or two planners at once, never doubles a recipient.
@@ -86,3 +98,35 @@ class Message(TimeStampedModel):
 
     def __str__(self):
         return f"{self.get_channel_display()} to {self.client or self.to_address}: {self.subject or self.body[:40]}"
+
+
+class MessageEvent(models.Model):
+    """Status history of a message, and the ledger of provider events already applied."""
+
+    class Source(models.TextChoices):
+        WORKER = "worker", "Delivery worker"
+        TWILIO = "twilio", "Twilio callback"
+        ESP = "esp", "Email provider"
+        STAFF = "staff", "Staff"
+        SYSTEM = "system", "System"
+
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    status = models.CharField(max_length=20)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    detail = models.TextField(blank=True)
+    #: Provider's own id of the event; a provider retrying its webhook sends it again.
+    event_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "event_id"], condition=~models.Q(event_id=""), name="message_event_once"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.status} ({self.get_source_display()})"

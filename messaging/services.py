@@ -1,0 +1,559 @@
+"""The outbox: the one way to send a message, and the engine that delivers them.
+
+``send_message`` writes a row in the caller's transaction and kicks a worker after
+commit. The Message table is the queue: ``deliver_due`` claims a batch, checks
+consent *now*, sends each message through its channel and records the outcome
+with queryset ``.update()`` so bookkeeping never fires save signals.
+
+Stuck-message policy (a worker killed mid-batch): a message is marked
+``attempt_started_at`` just before its provider call and the mark is cleared
+with the outcome. After ``MESSAGING_SENDING_TIMEOUT_SECONDS`` (longer than the
+django-q2 task timeout, so the worker is surely gone) a message still
+``sending`` is
+
+* put back in the queue when its provider call never started (or it is in-app,
+  which has no provider): nothing went out, so sending it is safe;
+* failed with "outcome unknown" when the provider call had started: the
+  provider may well have sent it, and a second reminder or payment notice
+  texted to a client is worse than one that staff re-send by hand ("retry now"
+  in the admin) after checking. At most one message per killed worker is in
+  that state.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.utils import timezone
+
+from clients.models import Category, Channel, Client, ConsentChange
+from messaging.channels import CHANNELS, DeliveryError, get_channel
+from messaging.models import Message, MessageEvent
+from messaging.sms_text import normalize_sms_text
+
+logger = logging.getLogger(__name__)
+
+Status = Message.Status
+LINK_FIELDS = frozenset({"rule", "session", "payment", "campaign", "sent_by", "not_after"})
+DELIVER_TASK = "messaging.tasks.deliver_pending"
+TERMINAL = frozenset({Status.DELIVERED, Status.READ, Status.FAILED, Status.SUPPRESSED, Status.CANCELLED})
+
+# A status may only be reached from these; anything else is a late or repeated report.
+ADVANCE_FROM = {
+    Status.SENT: {Status.SENDING},
+    Status.DELIVERED: {Status.SENDING, Status.SENT},
+    Status.READ: {Status.SENDING, Status.SENT, Status.DELIVERED},
+    Status.FAILED: {Status.SENDING, Status.SENT},
+}
+TIMESTAMP_FIELD = {
+    Status.SENT: "sent_at",
+    Status.DELIVERED: "delivered_at",
+    Status.READ: "read_at",
+    Status.FAILED: "failed_at",
+}
+_ADVISORY_LOCK_MARKETING_EMAIL = 0x6D736731  # any constant shared by all workers
+
+
+# --- Enqueueing ------------------------------------------------------------------
+
+
+def send_message(
+    *,
+    client: Client,
+    channel: str,
+    body: str,
+    subject: str = "",
+    category: str = Category.TRANSACTIONAL,
+    **links,
+) -> Message:
+    """Queue one message for ``client``; delivery starts after the caller's transaction commits.
+
+    ``links`` are any of rule=, session=, payment=, campaign=, sent_by= (what caused
+    it) and not_after= (suppress rather than send after this moment).
+    Consent is not checked here but at send time, so a STOP that arrives in
+    between is honoured.
+    """
+    unknown = set(links) - LINK_FIELDS
+    if unknown:
+        raise TypeError(f"send_message() got unexpected links: {', '.join(sorted(unknown))}")
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    if category not in Category.values:
+        raise ValueError(f"unknown category {category!r}")
+    if channel == Channel.SMS:
+        body = normalize_sms_text(body)
+    message = Message.objects.create(
+        client=client,
+        channel=channel,
+        category=category,
+        subject=subject[:200],
+        body=body,
+        to_address=get_channel(channel).address_for(client),
+        next_attempt_at=timezone.now(),
+        **links,
+    )
+    kick_delivery_on_commit()
+    return message
+
+
+def kick_delivery():
+    """Start a delivery worker task now (one task drains many batches)."""
+    from django_q.tasks import async_task
+
+    async_task(DELIVER_TASK, task_name="messaging: deliver pending")
+
+
+def kick_delivery_on_commit():
+    """One kick per transaction, however many messages it queued: a campaign of
+    5,000 rows must not become 5,000 tasks."""
+    conn = transaction.get_connection()
+    if conn.in_atomic_block and any(func is kick_delivery for _, func, _ in conn.run_on_commit):
+        return
+    # robust: a broker hiccup must not break the caller's request; the periodic
+    # schedule picks the message up anyway.
+    transaction.on_commit(kick_delivery, robust=True)
+
+
+# --- Claiming ----------------------------------------------------------------------
+
+
+def _due(now):
+    return Message.objects.filter(status=Status.QUEUED, direction=Message.Direction.OUTBOUND).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+
+
+def _take(qs, n: int) -> list[int]:
+    if n <= 0:
+        return []
+    # Transactional first (reminders must not wait behind a campaign), then oldest first.
+    qs = qs.annotate(
+        priority=Case(
+            When(category=Category.MARKETING, then=Value(1)), default=Value(0), output_field=IntegerField()
+        )
+    ).order_by("priority", "next_attempt_at", "pk")
+    if connection.vendor == "postgresql":
+        qs = qs.select_for_update(skip_locked=True)
+    return list(qs.values_list("pk", flat=True)[:n])
+
+
+def _marketing_email_room(now) -> int:
+    rate = settings.MARKETING_EMAILS_PER_MINUTE
+    if rate <= 0:
+        return 10**9
+    if connection.vendor == "postgresql":
+        # Serialise the count-then-claim so two workers cannot both spend the same room.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_MARKETING_EMAIL])
+    used = Message.objects.filter(
+        channel=Channel.EMAIL, category=Category.MARKETING, claimed_at__gt=now - timedelta(minutes=1)
+    ).count()
+    return max(rate - used, 0)
+
+
+def claim_batch(*, limit: int, now=None) -> list[Message]:
+    """Move up to ``limit`` due messages to ``sending`` and return them.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` so workers never wait on
+    each other. SQLite: the conditional ``status=queued`` update inside a write
+    transaction (the project opens SQLite transactions IMMEDIATE) — a row another
+    worker took first is simply not updated.
+    Marketing email is throttled here to ``MARKETING_EMAILS_PER_MINUTE``.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = _due(now)
+        marketing_email = Q(channel=Channel.EMAIL, category=Category.MARKETING)
+        ids = _take(due.exclude(marketing_email), limit)
+        room = limit - len(ids)
+        if room > 0 and due.filter(marketing_email).exists():
+            ids += _take(due.filter(marketing_email), min(room, _marketing_email_room(now)))
+        if not ids:
+            return []
+        Message.objects.filter(pk__in=ids, status=Status.QUEUED).update(
+            status=Status.SENDING, claimed_at=now, attempt_started_at=None, updated_at=now
+        )
+        claimed = list(
+            Message.objects.filter(pk__in=ids, status=Status.SENDING, claimed_at=now).select_related("client")
+        )
+    order = {pk: i for i, pk in enumerate(ids)}
+    claimed.sort(key=lambda m: order[m.pk])
+    return claimed
+
+
+# --- Delivering ---------------------------------------------------------------------
+
+
+@dataclass
+class _Batch:
+    channels: dict = field(default_factory=dict)
+    events: list = field(default_factory=list)
+    sms_sent_this_month: int | None = None
+
+    def channel(self, name):
+        if name not in self.channels:
+            channel = get_channel(name)
+            channel.open()
+            self.channels[name] = channel
+        return self.channels[name]
+
+    def event(self, message, status, detail=""):
+        self.events.append(
+            MessageEvent(
+                message_id=message.pk, status=status, source=MessageEvent.Source.WORKER, detail=detail
+            )
+        )
+
+    def close(self):
+        for channel in self.channels.values():
+            try:
+                channel.close()
+            except Exception:  # a failing close must not hide the batch's outcome
+                logger.exception("closing channel %s failed", channel.name)
+        if self.events:
+            MessageEvent.objects.bulk_create(self.events)
+
+
+def deliver_due(*, limit: int | None = None, deadline: float | None = None) -> int:
+    """Claim and deliver one batch of due messages; returns how many were handled.
+
+    ``deadline`` (a ``time.monotonic()`` value) stops the batch early; messages
+    claimed but not started go straight back to the queue.
+    """
+    recover_stuck()
+    batch = claim_batch(limit=limit or settings.MESSAGING_BATCH_SIZE)
+    if not batch:
+        return 0
+    return deliver_claimed(batch, deadline=deadline)
+
+
+def deliver_claimed(messages: list[Message], *, deadline: float | None = None) -> int:
+    state = _Batch()
+    handled = 0
+    try:
+        for message in messages:
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            _deliver_one(message, state)
+            handled += 1
+    finally:
+        rest = [m.pk for m in messages[handled:]]
+        if rest:
+            Message.objects.filter(
+                pk__in=rest, status=Status.SENDING, attempt_started_at__isnull=True
+            ).update(status=Status.QUEUED, claimed_at=None)
+        state.close()
+    return handled
+
+
+def _deliver_one(message: Message, state: _Batch):
+    now = timezone.now()
+    client = message.client
+    if message.not_after and now >= message.not_after:
+        return _suppress(message, state, "too late: it would arrive after it stopped mattering")
+    if client is None:
+        return _fail(message, state, "no client to send to", now=now)
+    reason = client.cannot_receive_reason(message.channel, message.category)
+    if reason:
+        return _suppress(message, state, reason)
+    if message.category == Category.MARKETING:
+        reason = _marketing_cap_reason(message, now)
+        if reason:
+            return _suppress(message, state, reason)
+    if message.channel == Channel.SMS:
+        resume = quiet_hours_resume_at(now, client.tzinfo)
+        if resume is not None:
+            if message.not_after and resume >= message.not_after:
+                return _suppress(message, state, "quiet hours: it would arrive too late to matter")
+            Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+                status=Status.QUEUED, next_attempt_at=resume, claimed_at=None, updated_at=now
+            )
+            return state.event(
+                message,
+                Status.QUEUED,
+                f"quiet hours in {client.tzinfo.key}: deferred to {resume:%Y-%m-%d %H:%M} UTC",
+            )
+        cap = settings.SMS_MONTHLY_CAP
+        if cap:
+            if state.sms_sent_this_month is None:
+                state.sms_sent_this_month = _sms_sent_this_month(now)
+            if state.sms_sent_this_month >= cap:
+                return _suppress(message, state, f"monthly SMS cap of {cap} reached")
+
+    channel = state.channel(message.channel)
+    address = channel.address_for(client) or message.to_address
+    message.to_address = address
+    Message.objects.filter(pk=message.pk).update(
+        attempt_started_at=now, attempts=F("attempts") + 1, to_address=address
+    )
+    message.attempts += 1
+    try:
+        result = channel.send(message)
+    except DeliveryError as exc:
+        return _delivery_failed(message, state, exc)
+
+    done = timezone.now()
+    updates = {"status": result.status, "provider_id": result.provider_id, "sent_at": done, "error": ""}
+    if result.status == Status.DELIVERED:
+        updates["delivered_at"] = done
+    updated = Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+        **updates, attempt_started_at=None, updated_at=done
+    )
+    if not updated:
+        # A provider callback overtook us (already delivered): keep its status, add our facts.
+        Message.objects.filter(pk=message.pk).update(
+            provider_id=result.provider_id, sent_at=done, attempt_started_at=None
+        )
+    if message.channel == Channel.SMS and state.sms_sent_this_month is not None:
+        state.sms_sent_this_month += 1
+    state.event(message, result.status)
+
+
+def _suppress(message, state, reason):
+    now = timezone.now()
+    Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+        status=Status.SUPPRESSED, error=reason, attempt_started_at=None, updated_at=now
+    )
+    state.event(message, Status.SUPPRESSED, reason)
+
+
+def _fail(message, state, error, *, now):
+    Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+        status=Status.FAILED, error=error, failed_at=now, attempt_started_at=None, updated_at=now
+    )
+    state.event(message, Status.FAILED, error)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff: base, 2×base, 4×base, ... after the 1st, 2nd, 3rd attempt."""
+    return timedelta(seconds=settings.MESSAGING_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+
+
+def _delivery_failed(message, state, exc: DeliveryError):
+    now = timezone.now()
+    error = str(exc)[:2000]
+    if exc.permanent or message.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
+        _fail(message, state, error, now=now)
+        from messaging.channels.sms import TWILIO_UNSUBSCRIBED
+
+        if message.channel == Channel.SMS and exc.code == str(TWILIO_UNSUBSCRIBED) and message.client_id:
+            from clients.services import client_sms_opt_out
+
+            client_sms_opt_out(
+                client=message.client,
+                source=ConsentChange.Source.PROVIDER,
+                detail="Twilio 21610: recipient sent STOP",
+            )
+        return
+    retry_at = now + retry_delay(message.attempts)
+    Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+        status=Status.QUEUED,
+        error=error,
+        next_attempt_at=retry_at,
+        claimed_at=None,
+        attempt_started_at=None,
+        updated_at=now,
+    )
+    state.event(
+        message, Status.QUEUED, f"attempt {message.attempts} failed, retry at {retry_at:%H:%M:%S}: {error}"
+    )
+
+
+def _marketing_cap_reason(message, now):
+    cap = settings.MARKETING_WEEKLY_CAP_PER_CLIENT
+    if not cap:
+        return None
+    recent = (
+        Message.objects.filter(
+            client_id=message.client_id, category=Category.MARKETING, sent_at__gte=now - timedelta(days=7)
+        )
+        .exclude(pk=message.pk)
+        .count()
+    )
+    if recent >= cap:
+        return f"weekly marketing cap of {cap} reached"
+    return None
+
+
+def _sms_sent_this_month(now) -> int:
+    studio = ZoneInfo(settings.STUDIO_TIME_ZONE)
+    local = now.astimezone(studio)
+    month_start = datetime.combine(local.date().replace(day=1), dtime(0), tzinfo=studio)
+    return Message.objects.filter(
+        channel=Channel.SMS, direction=Message.Direction.OUTBOUND, sent_at__gte=month_start
+    ).count()
+
+
+def quiet_hours_resume_at(now: datetime, tz: ZoneInfo) -> datetime | None:
+    """When quiet hours are on in ``tz`` at ``now``, the (UTC) moment they end; else ``None``.
+
+    Computed on the local wall clock, so the answer stays 08:00 local across a
+    DST change in the night.
+    """
+    start, end = settings.QUIET_HOURS_START, settings.QUIET_HOURS_END
+    if start == end:
+        return None
+    local = now.astimezone(tz)
+    hour = local.hour
+    if start > end:  # the window spans midnight, e.g. 21 → 8
+        if not (hour >= start or hour < end):
+            return None
+        day = local.date() if hour < end else local.date() + timedelta(days=1)
+    else:
+        if not (start <= hour < end):
+            return None
+        day = local.date()
+    return datetime.combine(day, dtime(end), tzinfo=tz).astimezone(UTC)
+
+
+# --- Recovery -------------------------------------------------------------------------
+
+
+def recover_stuck(*, now=None) -> int:
+    """Release messages a killed worker left in ``sending`` (policy in the module docstring)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.MESSAGING_SENDING_TIMEOUT_SECONDS)
+    stuck = Message.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff)
+    safe = Q(attempt_started_at__isnull=True) | Q(channel=Channel.IN_APP)
+    requeue = list(stuck.filter(safe).values_list("pk", flat=True))
+    unknown = list(stuck.exclude(safe).values_list("pk", flat=True))
+    if not requeue and not unknown:
+        return 0
+    Message.objects.filter(pk__in=requeue, status=Status.SENDING).update(
+        status=Status.QUEUED, claimed_at=None, attempt_started_at=None, next_attempt_at=now, updated_at=now
+    )
+    error = (
+        "outcome unknown: the worker stopped while the provider was being called; "
+        "it may have been sent. Check with the client before using 'retry now'."
+    )
+    Message.objects.filter(pk__in=unknown, status=Status.SENDING).update(
+        status=Status.FAILED, error=error, failed_at=now, attempt_started_at=None, updated_at=now
+    )
+    MessageEvent.objects.bulk_create(
+        [
+            MessageEvent(
+                message_id=pk, status=Status.QUEUED, source="system", detail="recovered from a stopped worker"
+            )
+            for pk in requeue
+        ]
+        + [MessageEvent(message_id=pk, status=Status.FAILED, source="system", detail=error) for pk in unknown]
+    )
+    logger.warning(
+        "recovered %s stuck message(s): %s re-queued, %s outcome unknown",
+        len(requeue) + len(unknown),
+        len(requeue),
+        len(unknown),
+    )
+    return len(requeue) + len(unknown)
+
+
+# --- Status updates from providers and people -------------------------------------------
+
+
+def record_event_once(*, message: Message, status: str, source: str, detail: str = "", event_id: str = ""):
+    """Add a history row; with ``event_id``, only the first time (``None`` for a repeat)."""
+    if not event_id:
+        return MessageEvent.objects.create(message=message, status=status, source=source, detail=detail)
+    try:
+        with transaction.atomic():
+            return MessageEvent.objects.create(
+                message=message, status=status, source=source, detail=detail, event_id=event_id[:200]
+            )
+    except IntegrityError:
+        return None
+
+
+def message_advance_status(
+    *,
+    message: Message,
+    status: str,
+    source: str,
+    detail: str = "",
+    error: str = "",
+    event_id: str = "",
+    also_from: tuple = (),
+    record: bool = True,
+) -> bool:
+    """Move ``message`` forward to ``status``; a late or repeated report changes nothing.
+
+    ``event_id`` (the provider's id for this event) makes the call idempotent:
+    the same event twice is recorded once. Returns whether the status changed.
+    """
+    now = timezone.now()
+    allowed = set(ADVANCE_FROM[status]) | set(also_from)
+    updates = {"status": status, TIMESTAMP_FIELD[status]: now, "updated_at": now}
+    if error:
+        updates["error"] = error[:2000]
+    with transaction.atomic():
+        event = None
+        if record:
+            event = record_event_once(
+                message=message, status=status, source=source, detail=detail, event_id=event_id
+            )
+            if event is None:
+                return False
+        changed = bool(Message.objects.filter(pk=message.pk, status__in=allowed).update(**updates))
+        if not changed and event is not None:
+            MessageEvent.objects.filter(pk=event.pk).update(
+                detail=f"{detail} (ignored: already {_current(message)})".strip()
+            )
+    if changed:
+        message.status = status
+    return changed
+
+
+def _current(message) -> str:
+    return Message.objects.filter(pk=message.pk).values_list("status", flat=True).first() or "gone"
+
+
+def message_mark_read(*, client: Client, message_ids=None) -> int:
+    """The client opened their conversation: their in-app messages become ``read``."""
+    now = timezone.now()
+    qs = Message.objects.filter(
+        client=client,
+        channel=Channel.IN_APP,
+        direction=Message.Direction.OUTBOUND,
+        status__in=ADVANCE_FROM[Status.READ],
+    )
+    if message_ids is not None:
+        qs = qs.filter(pk__in=message_ids)
+    return qs.update(status=Status.READ, read_at=now, updated_at=now)
+
+
+def message_retry(*, message: Message, user=None) -> bool:
+    """Staff asked to try a failed message again, now."""
+    now = timezone.now()
+    changed = Message.objects.filter(pk=message.pk, status=Status.FAILED).update(
+        status=Status.QUEUED, attempts=0, next_attempt_at=now, claimed_at=None, failed_at=None, updated_at=now
+    )
+    if changed:
+        MessageEvent.objects.create(
+            message=message,
+            status=Status.QUEUED,
+            source=MessageEvent.Source.STAFF,
+            detail=f"retry now by {user or 'staff'}",
+        )
+        kick_delivery_on_commit()
+    return bool(changed)
+
+
+def message_cancel(*, message: Message, user=None) -> bool:
+    """Staff cancelled a message that has not gone out yet."""
+    now = timezone.now()
+    changed = Message.objects.filter(pk=message.pk, status=Status.QUEUED).update(
+        status=Status.CANCELLED, updated_at=now
+    )
+    if changed:
+        MessageEvent.objects.create(
+            message=message,
+            status=Status.CANCELLED,
+            source=MessageEvent.Source.STAFF,
+            detail=f"cancelled by {user or 'staff'}",
+        )
+    return bool(changed)
