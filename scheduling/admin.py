@@ -99,14 +99,18 @@ class SessionAdmin(TrainerScopedAdmin):
         result = None
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            result = services.session_book_weekly_series(
-                trainer=data["trainer"],
-                client=data["client"],
-                first_starts_at=data["first_starts_at"],
-                occurrences=data["occurrences"],
-                duration_minutes=data["duration_minutes"],
-                location=data["location"],
-            )
+            try:
+                result = services.session_book_weekly_series(
+                    trainer=data["trainer"],
+                    client=data["client"],
+                    first_starts_at=data["first_starts_at"],
+                    occurrences=data["occurrences"],
+                    duration_minutes=data["duration_minutes"],
+                    location=data["location"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+        if result is not None:
             level = messages.WARNING if result.clashes else messages.SUCCESS
             self.message_user(
                 request,

@@ -1,8 +1,8 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from scheduling.models import Session
-from scheduling.services import validate_no_clash
+from scheduling.models import MAX_DURATION_MINUTES, Session
+from scheduling.services import validate_no_clash, validate_start
 
 
 class SessionForm(forms.ModelForm):
@@ -17,6 +17,16 @@ class SessionForm(forms.ModelForm):
         trainer, client = cleaned.get("trainer"), cleaned.get("client")
         starts_at, duration = cleaned.get("starts_at"), cleaned.get("duration_minutes")
         status = cleaned.get("status", getattr(self.instance, "status", Session.Status.SCHEDULED))
+        if starts_at:
+            try:
+                validate_start(starts_at)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+                starts_at = None
+        # An out-of-range duration is reported by the model's validators; there
+        # is no slot to check for clashes.
+        if duration and not 1 <= duration <= MAX_DURATION_MINUTES:
+            duration = None
         if trainer and client and starts_at and duration and status == Session.Status.SCHEDULED:
             try:
                 validate_no_clash(

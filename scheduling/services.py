@@ -15,6 +15,20 @@ from scheduling.models import MAX_DURATION_MINUTES, Session, new_series_id
 Status = Session.Status
 
 
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2100
+
+
+def validate_start(starts_at: datetime) -> None:
+    """A start time the clash check can compute with (aware, a sensible year)."""
+    if timezone.is_naive(starts_at):
+        raise ValidationError({"starts_at": "The start time needs a time zone."}, code="naive")
+    if not EARLIEST_YEAR <= starts_at.year <= LATEST_YEAR:
+        raise ValidationError(
+            {"starts_at": f"Pick a start time between the years {EARLIEST_YEAR} and {LATEST_YEAR}."},
+            code="out_of_range",
+        )
+
+
 def find_clashes(*, trainer, client, starts_at: datetime, duration_minutes: int, exclude_pk=None):
     """Scheduled sessions of this trainer or this client that overlap the slot.
 
@@ -104,8 +118,7 @@ def _lock_diaries(*, trainer_id, client_id):
 @transaction.atomic
 def session_save(*, session: Session) -> Session:
     """Validate and save a new or changed session (moving it included)."""
-    if timezone.is_naive(session.starts_at):
-        raise ValidationError("The start time needs a time zone.", code="naive")
+    validate_start(session.starts_at)
     _validate_fields(session)
     if session.status == Status.SCHEDULED:
         _lock_diaries(trainer_id=session.trainer_id, client_id=session.client_id)
@@ -146,8 +159,8 @@ def session_book_weekly_series(
         raise ValidationError("A series has between 1 and 104 weekly sessions.", code="occurrences")
     # A bad duration or start is wrong for every week: refuse it once rather
     # than report it as N "clashes".
-    if timezone.is_naive(first_starts_at):
-        raise ValidationError("The start time needs a time zone.", code="naive")
+    validate_start(first_starts_at)
+    validate_start(first_starts_at + timedelta(weeks=occurrences))
     _validate_fields(
         Session(
             trainer=trainer,

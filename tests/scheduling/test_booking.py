@@ -80,6 +80,18 @@ class TestDoubleBooking:
         session.refresh_from_db()
         assert session.starts_at == at(2027, 1, 11, 9, 30)
 
+    @pytest.mark.parametrize("year", [1, 1900, 2101, 9999])
+    def test_a_start_time_in_an_absurd_year_is_refused_clearly(self, trainer, year):
+        with pytest.raises(ValidationError, match="between the years 1970 and 2100"):
+            book(trainer, ClientFactory(trainer=trainer), datetime(year, 12, 31, 23, tzinfo=LONDON))
+        with pytest.raises(ValidationError, match="between the years 1970 and 2100"):
+            services.session_book_weekly_series(
+                trainer=trainer,
+                client=ClientFactory(trainer=trainer),
+                first_starts_at=datetime(year, 12, 31, 23, tzinfo=LONDON),
+                occurrences=2,
+            )
+
     def test_a_naive_start_time_is_refused(self, trainer):
         with pytest.raises(ValidationError, match="time zone"):
             book(trainer, ClientFactory(trainer=trainer), datetime(2027, 1, 11, 9))
