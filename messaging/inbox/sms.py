@@ -1,18 +1,13 @@
-"""How many SMS segments a text costs, and which characters push it out of GSM-7.
+"""The compose form's SMS counter, on top of ``messaging.sms_text``.
 
-A text of GSM-7 characters fits 160 per single message, 153 per part when
-split; one character outside GSM-7 turns the whole text into UCS-2: 70 per
-single message, 67 per part. Characters of the GSM-7 extension table
-(``{ } [ ] ~ \\ | ^ €`` and form feed) take two septets each.
+It counts the text as it will go out: ``send_message`` swaps typographic
+look-alikes (curly quotes, dashes) for GSM-7 ones first, so only characters
+that survive that swap trigger the non-GSM-7 warning.
 """
 
 from dataclasses import dataclass
 
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+from messaging.sms_text import GSM7_BASIC, GSM7_EXTENDED, normalize_sms_text, sms_info
 
 
 @dataclass(frozen=True)
@@ -20,7 +15,7 @@ class SmsCount:
     encoding: str  # "GSM-7" or "UCS-2"
     units: int  # septets (GSM-7) or UTF-16 code units (UCS-2)
     segments: int
-    non_gsm: tuple[str, ...]  # the characters that forced UCS-2, in order of appearance
+    non_gsm: tuple[str, ...]  # the characters that force UCS-2, in order of appearance
 
     @property
     def per_segment(self) -> int:
@@ -30,17 +25,7 @@ class SmsCount:
 
 
 def sms_count(text: str) -> SmsCount:
-    non_gsm = tuple(dict.fromkeys(ch for ch in text if ch not in GSM7_BASIC and ch not in GSM7_EXTENSION))
-    if not non_gsm:
-        units = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
-        single, part, encoding = 160, 153, "GSM-7"
-    else:
-        units = len(text.encode("utf-16-le")) // 2
-        single, part, encoding = 70, 67, "UCS-2"
-    if units == 0:
-        segments = 0
-    elif units <= single:
-        segments = 1
-    else:
-        segments = -(-units // part)
-    return SmsCount(encoding=encoding, units=units, segments=segments, non_gsm=non_gsm)
+    text = normalize_sms_text(text)
+    info = sms_info(text)
+    non_gsm = tuple(dict.fromkeys(ch for ch in text if ch not in GSM7_BASIC and ch not in GSM7_EXTENDED))
+    return SmsCount(encoding=info.encoding, units=info.length, segments=info.segments, non_gsm=non_gsm)

@@ -6,4 +6,8 @@ app_name = "inbox"
 
 urlpatterns = [
     path("", views.conversation_list, name="list"),
+    path("sms-count/", views.sms_preview, name="sms_count"),
+    path("<int:client_id>/", views.thread, name="thread"),
+    path("<int:client_id>/send/", views.send, name="send"),
+    path("<int:client_id>/read/", views.mark_read, name="mark_read"),
 ]

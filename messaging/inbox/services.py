@@ -1,0 +1,31 @@
+"""Writes the inbox makes: marking a conversation read, and a staff message."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from clients.models import Category, Client
+from messaging.inbox.selectors import unread_messages
+from messaging.models import Message
+
+
+def thread_mark_read(*, client: Client) -> int:
+    """Mark every unread message from this client read; returns how many."""
+    # .update(): bookkeeping must not fire save signals.
+    return unread_messages().filter(client=client).update(read_at=timezone.now())
+
+
+@transaction.atomic
+def inbox_send(*, client: Client, channel: str, body: str, subject: str = "", sent_by) -> Message:
+    """Send a staff message from the inbox; answering a client also reads their messages."""
+    from messaging.services import send_message
+
+    message = send_message(
+        client=client,
+        channel=channel,
+        body=body,
+        subject=subject,
+        category=Category.TRANSACTIONAL,
+        sent_by=sent_by,
+    )
+    thread_mark_read(client=client)
+    return message
