@@ -1,32 +1,52 @@
-"""Campaign subject and body: the automation rules' restricted template language.
+"""Campaign subject and body, in the automation rules' restricted template language.
 
-Compiled once per campaign and rendered per recipient with a flat context of strings.
+Campaigns use the client variables (``automation.templating.variables_for(None)``).
+A campaign is compiled once and rendered per recipient with a flat context of strings,
+built only for the variables the templates use (links are signed per call).
 """
 
 from collections.abc import Callable
 
-from django.conf import settings
+from django.core.exceptions import ValidationError
 
+from automation import templating
 
-def client_context(client) -> dict[str, str]:
-    if client is None:
-        return {"first_name": "", "last_name": "", "full_name": "", "studio_name": settings.STUDIO_NAME}
-    return {
-        "first_name": client.first_name,
-        "last_name": client.last_name,
-        "full_name": client.full_name,
-        "studio_name": settings.STUDIO_NAME,
-    }
+#: Per-client links a test send must not carry: the staff member who clicks
+#: "unsubscribe" in a test would unsubscribe the real client.
+LINK_VARIABLES = ("portal_link", "unsubscribe_link")
 
 
 def validate(*, subject: str, body: str) -> None:
-    """Raise ValidationError (keyed by field) when a template is not acceptable."""
+    """Raise ``ValidationError`` keyed by field when a template is not acceptable."""
+    errors = {}
+    for field, text in (("subject", subject), ("body", body)):
+        try:
+            templating.validate_template(text, None)
+        except ValidationError as exc:
+            errors[field] = exc.error_list
+    if errors:
+        raise ValidationError(errors)
 
 
-def compile_campaign(*, subject: str, body: str) -> Callable:
-    """A function ``client -> (subject, body)`` for one campaign's templates."""
+def compile_campaign(*, subject: str, body: str, sample_links: bool = False) -> Callable:
+    """A function ``client -> (subject, body)`` for one campaign's templates.
 
-    def render(client):
-        return subject, body
+    ``client=None`` renders with sample values; ``sample_links`` keeps the real
+    client's names but replaces their personal links (test sends).
+    """
+    subject_template = templating.validate_template(subject, None)
+    body_template = templating.validate_template(body, None)
+    names = templating.used_variables(subject_template) | templating.used_variables(body_template)
+    sample = templating.sample_context(None)
+
+    def render(client, now=None) -> tuple[str, str]:
+        if client is None:
+            context = sample
+        else:
+            wanted = names - set(LINK_VARIABLES) if sample_links else names
+            context = templating.context_for(client=client, now=now, names=wanted)
+            if sample_links:
+                context |= {name: sample[name] for name in LINK_VARIABLES if name in names}
+        return templating.render(subject_template, context), templating.render(body_template, context)
 
     return render

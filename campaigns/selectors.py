@@ -158,7 +158,11 @@ def campaign_stats(campaign: Campaign) -> CampaignStats:
     from messaging.models import Message, MessageEvent
 
     def has_event(status):
-        return Exists(MessageEvent.objects.filter(message_id=OuterRef("pk"), status=status))
+        return Exists(
+            MessageEvent.objects.filter(
+                message_id=OuterRef("pk"), source=MessageEvent.Source.ESP, status=status
+            )
+        )
 
     sent = Q(status__in=SENT_STATUSES) | Q(sent_at__isnull=False)
     counts = Message.objects.filter(campaign=campaign, client__isnull=False).aggregate(
@@ -218,7 +222,8 @@ def campaign_preview(campaign: Campaign, *, client) -> Preview:
     from campaigns import rendering
 
     try:
-        subject, body = rendering.compile_campaign(subject=campaign.subject, body=campaign.body)(client)
+        render = rendering.compile_campaign(subject=campaign.subject, body=campaign.body, sample_links=True)
+        subject, body = render(client)
     except ValidationError as exc:
         return Preview(client=client, subject="", body="", error=" ".join(exc.messages))
     return Preview(client=client, subject=subject, body=body)

@@ -22,6 +22,7 @@ from campaigns.selectors import campaign_audience
 from clients.models import Category, Channel, Client
 from clients.roles import is_manager
 from messaging.models import Message
+from messaging.services import kick_delivery_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ CLIENT_FIELDS = (
     "email_unsubscribed_at",
     "email_suppressed_at",
     "email_suppressed_reason",
+    "trainer__first_name",
+    "trainer__last_name",
+    "trainer__username",
 )
 
 
@@ -107,7 +111,9 @@ def plan_recipients(*, campaign: Campaign, now: dt.datetime | None = None) -> Pl
     """
     now = now or timezone.now()
     render = rendering.compile_campaign(subject=campaign.subject, body=campaign.body)
-    audience = campaign_audience(campaign, now=now).only(*CLIENT_FIELDS).order_by("pk")
+    audience = (
+        campaign_audience(campaign, now=now).select_related("trainer").only(*CLIENT_FIELDS).order_by("pk")
+    )
     result = PlanResult()
     batch = []
     for client in audience.iterator(chunk_size=PLAN_BATCH_SIZE):
@@ -115,7 +121,7 @@ def plan_recipients(*, campaign: Campaign, now: dt.datetime | None = None) -> Pl
         if reason:
             result.excluded[reason] += 1
             continue
-        subject, body = render(client)
+        subject, body = render(client, now)
         batch.append(
             Message(
                 client=client,
@@ -127,6 +133,7 @@ def plan_recipients(*, campaign: Campaign, now: dt.datetime | None = None) -> Pl
                 subject=subject[:200],
                 body=body,
                 sent_by_id=campaign.created_by_id,
+                next_attempt_at=now,
             )
         )
         if len(batch) >= PLAN_BATCH_SIZE:
@@ -163,7 +170,7 @@ def campaign_plan(*, campaign_id: int, now: dt.datetime | None = None) -> PlanRe
         Campaign.objects.filter(pk=campaign_id).update(
             recipients_count=result.recipients, excluded_counts=dict(result.excluded)
         )
-        transaction.on_commit(_kick_delivery)
+        kick_delivery_on_commit()
     logger.info(
         "campaign %s planned: %s recipients, %s excluded",
         campaign_id,
@@ -172,15 +179,6 @@ def campaign_plan(*, campaign_id: int, now: dt.datetime | None = None) -> PlanRe
     )
     finish_campaigns(campaign_ids=[campaign_id], now=now)
     return result
-
-
-def _kick_delivery() -> None:
-    """Start the delivery engine now rather than at its next periodic run."""
-    from messaging import tasks as messaging_tasks
-
-    kick = getattr(messaging_tasks, "kick_delivery", None)
-    if kick is not None:
-        kick()
 
 
 def send_due_campaigns(*, now: dt.datetime | None = None) -> int:
@@ -230,26 +228,73 @@ def campaign_cancel(*, campaign: Campaign, now: dt.datetime | None = None) -> in
 def campaign_send_test(*, campaign: Campaign, user, client: Client | None = None) -> Message:
     """Send the campaign, rendered for ``client``, to the staff member's own address.
 
-    The subject says [TEST]; the message has no client, so it is neither a recipient
-    nor counted in the statistics.
+    The subject says [TEST] and the personal links are samples (a click must not
+    unsubscribe the real client). The message has no client: it is neither a
+    recipient nor counted in the statistics.
     """
     if not user.email:
         raise ValidationError("Add an email address to your own user account to receive test sends.")
     _check_segment_allowed(segment=campaign.segment, user=user)
     if client is None:
-        client = campaign_audience(campaign).order_by("pk").first()
+        client = campaign_audience(campaign).select_related("trainer").order_by("pk").first()
     elif not is_manager(user) and client.trainer_id != user.pk:
         raise PermissionDenied("You can only preview your own clients.")
-    subject, body = rendering.compile_campaign(subject=campaign.subject, body=campaign.body)(client)
-    from messaging.services import send_message
-
-    return send_message(
+    render = rendering.compile_campaign(subject=campaign.subject, body=campaign.body, sample_links=True)
+    subject, body = render(client)
+    now = timezone.now()
+    # Delivered by our own task, not the outbox engine: the engine sends only to
+    # clients. ``sending`` + ``claimed_at`` keeps the engine's claim away from it.
+    message = Message.objects.create(
         client=None,
+        campaign=campaign,
         channel=Channel.EMAIL,
+        category=Category.MARKETING,
+        status=Message.Status.SENDING,
+        claimed_at=now,
+        to_address=user.email,
         subject=f"[TEST] {subject}"[:200],
         body=body,
-        category=Category.MARKETING,
-        to_address=user.email,
-        campaign=campaign,
         sent_by=user,
     )
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task("campaigns.tasks.deliver_test_send", message.pk))
+    return message
+
+
+def test_send_deliver(*, message_id: int) -> bool:
+    """Send one test message (see ``campaign_send_test``); returns whether it went out."""
+    from django.db.models import F
+
+    from messaging.channels import DeliveryError, get_channel
+
+    now = timezone.now()
+    claimed = Message.objects.filter(
+        pk=message_id, client__isnull=True, status=Message.Status.SENDING, attempt_started_at__isnull=True
+    ).update(attempt_started_at=now, attempts=F("attempts") + 1)
+    if not claimed:
+        return False
+    message = Message.objects.get(pk=message_id)
+    channel = get_channel(Channel.EMAIL)
+    channel.open()
+    try:
+        result = channel.send(message)
+    except DeliveryError as exc:
+        Message.objects.filter(pk=message_id).update(
+            status=Message.Status.FAILED,
+            error=str(exc)[:2000],
+            failed_at=timezone.now(),
+            attempt_started_at=None,
+        )
+        return False
+    finally:
+        channel.close()
+    done = timezone.now()
+    Message.objects.filter(pk=message_id).update(
+        status=Message.Status.SENT,
+        provider_id=result.provider_id,
+        sent_at=done,
+        attempt_started_at=None,
+        updated_at=done,
+    )
+    return True
