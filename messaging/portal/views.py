@@ -1,8 +1,165 @@
-from django.http import HttpResponse
+"""The client portal: no password, a signed link that opens one client's page.
+
+Every view starts from the client the token names and looks everything else
+up *through* that client, so no URL can reach another client's data. A bad,
+expired or revoked link gets a friendly page that offers nothing.
+"""
+
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from billing.models import Payment
+from messaging.portal import services
+from messaging.portal.forms import PreferencesForm, ReplyForm
+from messaging.portal.tokens import InvalidPortalToken, client_from_token
+from scheduling.models import Session
 
 
-def _placeholder(request, token, **kwargs):
-    return HttpResponse("The client portal is on its way.")
+def _protect(response):
+    # The token is in the URL: keep it out of Referer headers and search engines.
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
 
 
-home = reply = preferences = session_detail = session_confirm = session_cancel = _placeholder
+def invalid_link(request, status=404):
+    return _protect(TemplateResponse(request, "portal/invalid_link.html", {}, status=status))
+
+
+def portal_view(view):
+    @wraps(view)
+    @never_cache
+    def wrapper(request, token, **kwargs):
+        try:
+            client = client_from_token(token)
+        except InvalidPortalToken:
+            return invalid_link(request)
+        return _protect(view(request, client, token, **kwargs))
+
+    return wrapper
+
+
+def _session_or_none(client, session_id):
+    return client.sessions.filter(pk=session_id).first()
+
+
+def _base_context(client, token, **extra):
+    return {
+        "client": client,
+        "token": token,
+        "now": timezone.now(),
+        "cancellation_policy": settings.CANCELLATION_POLICY_TEXT,
+        **extra,
+    }
+
+
+def _home_context(client, token, *, reply_form=None, preferences_form=None):
+    # Read the list before marking it read, so this visit can still show what is new.
+    thread = list(services.portal_messages(client=client))
+    return _base_context(
+        client,
+        token,
+        thread=thread,
+        new_count=sum(1 for m in thread if m.direction == "out" and m.status in services.UNREAD_STATUSES),
+        reply_form=reply_form or ReplyForm(),
+        sessions=[
+            (session, services.can_cancel(session)) for session in services.upcoming_sessions(client=client)
+        ],
+        payments=client.payments.filter(status__in=[Payment.Status.PENDING, Payment.Status.OVERDUE]).order_by(
+            "due_date", "pk"
+        ),
+        preferences_form=preferences_form
+        or PreferencesForm(client=client, preferences=services.effective_preferences(client)),
+    )
+
+
+@require_GET
+@portal_view
+def home(request, client, token):
+    context = _home_context(client, token)
+    services.portal_mark_read(client=client, messages=context["thread"])
+    return TemplateResponse(request, "portal/home.html", context)
+
+
+@require_POST
+@portal_view
+def reply(request, client, token):
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        try:
+            services.portal_reply(client=client, body=form.cleaned_data["body"])
+        except ValidationError as exc:
+            form.add_error("body", exc)
+    if not form.is_valid():
+        context = _home_context(client, token, reply_form=form)
+        return TemplateResponse(request, "portal/home.html", context, status=400)
+    messages.success(request, "Message sent. Your trainer will see it in their inbox.")
+    return redirect("portal:home", token=token)
+
+
+@require_POST
+@portal_view
+def preferences(request, client, token):
+    form = PreferencesForm(request.POST, client=client, preferences=services.effective_preferences(client))
+    if not form.is_valid():
+        return TemplateResponse(
+            request, "portal/home.html", _home_context(client, token, preferences_form=form), status=400
+        )
+    changed = services.portal_set_preferences(client=client, wanted=form.wanted())
+    messages.success(request, "Preferences saved." if changed else "No changes to save.")
+    return redirect("portal:home", token=token)
+
+
+@require_GET
+@portal_view
+def session_detail(request, client, token, session_id):
+    session = _session_or_none(client, session_id)
+    if session is None:
+        return invalid_link(request)
+    action = request.GET.get("action", "")
+    context = _base_context(
+        client,
+        token,
+        session=session,
+        action=action if action in ("confirm", "cancel") else "",
+        is_upcoming=session.status == Session.Status.SCHEDULED and session.starts_at > timezone.now(),
+        can_cancel=services.can_cancel(session),
+        deadline=services.cancellation_deadline(session),
+    )
+    return TemplateResponse(request, "portal/session.html", context)
+
+
+def _session_action(request, client, token, session_id, service, done):
+    try:
+        service(client=client, session_id=session_id)
+    except Session.DoesNotExist:
+        return invalid_link(request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("portal:session", token=token, session_id=session_id)
+    messages.success(request, done)
+    return redirect("portal:home", token=token)
+
+
+@require_POST
+@portal_view
+def session_confirm(request, client, token, session_id):
+    return _session_action(
+        request, client, token, session_id, services.portal_confirm_session, "Thanks — session confirmed."
+    )
+
+
+@require_POST
+@portal_view
+def session_cancel(request, client, token, session_id):
+    return _session_action(
+        request, client, token, session_id, services.portal_cancel_session, "Your session has been cancelled."
+    )

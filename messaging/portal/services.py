@@ -1,0 +1,127 @@
+"""What a client can do from the portal. Each write goes through the owning app's service."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clients.models import Category, Channel, Client, ConsentChange
+from clients.services import PREFERENCE_FIELDS, client_set_preference
+from messaging.models import Message
+from messaging.services import message_mark_read
+from scheduling import services as scheduling_services
+from scheduling.models import Session
+
+REPLY_MAX_LENGTH = 2000
+
+# What the client sees: in-app messages that reached them (delivery is what
+# puts an in-app message in front of the client) and their own replies.
+VISIBLE_STATUSES = (
+    Message.Status.SENT,
+    Message.Status.DELIVERED,
+    Message.Status.READ,
+    Message.Status.RECEIVED,
+)
+UNREAD_STATUSES = (Message.Status.SENT, Message.Status.DELIVERED)
+
+
+def portal_messages(*, client: Client):
+    return Message.objects.filter(
+        client=client, channel=Channel.IN_APP, status__in=VISIBLE_STATUSES
+    ).order_by("created_at", "pk")
+
+
+def portal_mark_read(*, client: Client, messages) -> int:
+    """The client opened their page: the in-app messages it showed them become ``read``."""
+    return message_mark_read(client=client, message_ids=[m.pk for m in messages if m.direction == "out"])
+
+
+def portal_reply(*, client: Client, body: str) -> Message:
+    """A message from the client; it lands unread in the trainer's inbox."""
+    body = body.strip()
+    if not body:
+        raise ValidationError("Write a message first.", code="empty")
+    if len(body) > REPLY_MAX_LENGTH:
+        raise ValidationError(f"Keep it under {REPLY_MAX_LENGTH} characters.", code="too_long")
+    return Message.objects.create(
+        client=client,
+        channel=Channel.IN_APP,
+        category=Category.TRANSACTIONAL,
+        direction=Message.Direction.INBOUND,
+        status=Message.Status.RECEIVED,
+        body=body,
+    )
+
+
+def upcoming_sessions(*, client: Client):
+    return client.sessions.filter(status=Session.Status.SCHEDULED, starts_at__gt=timezone.now()).order_by(
+        "starts_at"
+    )
+
+
+def cancellation_deadline(session: Session):
+    return session.starts_at - timedelta(hours=settings.CANCELLATION_NOTICE_HOURS)
+
+
+def can_cancel(session: Session, *, now=None) -> bool:
+    return (now or timezone.now()) < cancellation_deadline(session)
+
+
+def _locked_session(*, client: Client, session_id: int) -> Session:
+    # Only this client's sessions exist here; another client's id is "not found".
+    try:
+        return Session.objects.select_for_update().select_related("client").get(pk=session_id, client=client)
+    except Session.DoesNotExist:
+        raise Session.DoesNotExist("No such session for this client.") from None
+
+
+@transaction.atomic
+def portal_confirm_session(*, client: Client, session_id: int) -> Session:
+    session = _locked_session(client=client, session_id=session_id)
+    if session.starts_at <= timezone.now():
+        raise ValidationError("This session has already started.", code="started")
+    return scheduling_services.session_confirm(session=session)
+
+
+@transaction.atomic
+def portal_cancel_session(*, client: Client, session_id: int) -> Session:
+    """Cancel as the client, unless it is too late under the studio's policy."""
+    session = _locked_session(client=client, session_id=session_id)
+    if session.status == Session.Status.SCHEDULED and not can_cancel(session):
+        raise ValidationError(settings.CANCELLATION_POLICY_TEXT, code="notice_period")
+    # The scheduling service saves the session, so the same events fire as
+    # when a trainer cancels.
+    return scheduling_services.session_cancel(session=session, by=Session.CancelledBy.CLIENT)
+
+
+def effective_preferences(client: Client) -> dict[tuple[str, str], bool]:
+    """What the client has asked for, per channel and category, as the portal shows it."""
+    prefs = {}
+    for (channel, category), field in PREFERENCE_FIELDS.items():
+        on = getattr(client, field)
+        if channel == Channel.EMAIL and client.email_unsubscribed_at:
+            on = False
+        prefs[(channel, category)] = on
+    return prefs
+
+
+def portal_set_preferences(*, client: Client, wanted: dict[tuple[str, str], bool]) -> list[tuple[str, str]]:
+    """Apply the changes only; each one is recorded with its time and the portal as source."""
+    changed = []
+    with transaction.atomic():
+        # Grants first: turning email back on lifts a blanket unsubscribe, which
+        # may switch other email categories back on that the client still wants off.
+        for key, granted in sorted(wanted.items(), key=lambda item: not item[1]):
+            if key in PREFERENCE_FIELDS and effective_preferences(client)[key] != granted:
+                channel, category = key
+                client_set_preference(
+                    client=client,
+                    channel=channel,
+                    category=category,
+                    granted=granted,
+                    source=ConsentChange.Source.PORTAL,
+                )
+                changed.append(key)
+    return changed
