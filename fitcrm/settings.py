@@ -166,6 +166,12 @@ MESSAGING_TASK_SECONDS = env.int("MESSAGING_TASK_SECONDS", default=60)
 # --- Automation ----------------------------------------------------------------
 TRIGGERS_TOKEN = env.str("TRIGGERS_TOKEN", default="")
 BIRTHDAY_LOCAL_HOUR = env.int("BIRTHDAY_LOCAL_HOUR", default=9)
+# A payment is due at this hour (studio time) on its due date; "48 h before" counts from here.
+PAYMENT_DUE_LOCAL_HOUR = env.int("PAYMENT_DUE_LOCAL_HOUR", default=9)
+# The first scan ever looks back this far; later scans resume where the last one stopped,
+# catching up at most this many hours after an outage.
+AUTOMATION_FIRST_LOOKBACK_MINUTES = env.int("AUTOMATION_FIRST_LOOKBACK_MINUTES", default=15)
+AUTOMATION_MAX_CATCHUP_HOURS = env.int("AUTOMATION_MAX_CATCHUP_HOURS", default=48)
 
 # --- Portal ----------------------------------------------------------------------
 PORTAL_LINK_MAX_AGE_DAYS = env.int("PORTAL_LINK_MAX_AGE_DAYS", default=30)
