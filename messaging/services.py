@@ -419,10 +419,13 @@ def recover_stuck(*, now=None) -> int:
     """Release messages a killed worker left in ``sending`` (policy in the module docstring)."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.MESSAGING_SENDING_TIMEOUT_SECONDS)
-    stuck = Message.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff)
-    safe = Q(attempt_started_at__isnull=True) | Q(channel=Channel.IN_APP)
-    requeue = list(stuck.filter(safe).values_list("pk", flat=True))
-    unknown = list(stuck.exclude(safe).values_list("pk", flat=True))
+    stuck = Message.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff).values_list(
+        "pk", "channel", "attempt_started_at"
+    )
+    requeue, unknown = [], []
+    for pk, channel, started in stuck:
+        # In-app has no provider: "sending" it again cannot double anything.
+        (requeue if started is None or channel == Channel.IN_APP else unknown).append(pk)
     if not requeue and not unknown:
         return 0
     Message.objects.filter(pk__in=requeue, status=Status.SENDING).update(

@@ -1,0 +1,186 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from clients.admin_scoping import TrainerScopedAdmin
+from clients.models import Channel
+from messaging.models import Message, MessageEvent
+from messaging.services import message_cancel, message_retry, send_message
+from messaging.sms_text import normalize_sms_text, sms_info
+
+
+class MessageEventInline(admin.TabularInline):
+    model = MessageEvent
+    fields = ("created_at", "status", "source", "detail")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "History"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ComposeForm(forms.ModelForm):
+    class Meta:
+        model = Message
+        fields = ("client", "channel", "category", "subject", "body")
+
+
+@admin.register(Message)
+class MessageAdmin(TrainerScopedAdmin):
+    trainer_lookup = "client__trainer"
+    list_display = (
+        "created_at",
+        "client",
+        "channel",
+        "category",
+        "direction",
+        "status",
+        "summary",
+        "attempts",
+        "sent_at",
+    )
+    list_filter = ("status", "channel", "category", "direction", "created_at", "client__trainer")
+    list_select_related = ("client",)
+    search_fields = (
+        "client__first_name",
+        "client__last_name",
+        "to_address",
+        "from_address",
+        "subject",
+        "provider_id",
+    )
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("client",)
+    inlines = (MessageEventInline,)
+    actions = ("retry_now", "cancel")
+    readonly_fields = (
+        "status",
+        "direction",
+        "error",
+        "sms_cost",
+        "to_address",
+        "from_address",
+        "provider_id",
+        "attempts",
+        "next_attempt_at",
+        "claimed_at",
+        "attempt_started_at",
+        "not_after",
+        "created_at",
+        "sent_at",
+        "delivered_at",
+        "read_at",
+        "failed_at",
+        "rule",
+        "session",
+        "payment",
+        "campaign",
+        "sent_by",
+    )
+    fieldsets = (
+        (None, {"fields": ("client", "channel", "category", "subject", "body", "sms_cost")}),
+        (
+            "Delivery",
+            {"fields": ("status", "error", "direction", "to_address", "from_address", "provider_id")},
+        ),
+        (
+            "Timeline",
+            {
+                "fields": (
+                    ("created_at", "sent_at", "delivered_at", "read_at", "failed_at"),
+                    ("attempts", "next_attempt_at", "claimed_at", "attempt_started_at", "not_after"),
+                )
+            },
+        ),
+        ("Caused by", {"fields": ("rule", "session", "payment", "campaign", "sent_by")}),
+    )
+    add_fieldsets = ((None, {"fields": ("client", "channel", "category", "subject", "body")}),)
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else self.fieldsets
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ComposeForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        # The outbox is a record: what was sent is never edited afterwards.
+        return (*self.readonly_fields, "client", "channel", "category", "subject", "body")
+
+    def has_change_permission(self, request, obj=None):
+        # Viewing is enough to see a message; nothing on it is editable.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_send_permission(self, request):
+        return self.has_add_permission(request)
+
+    @admin.display(description="Message")
+    def summary(self, obj):
+        text = obj.subject or obj.body
+        return text if len(text) <= 60 else f"{text[:57]}..."
+
+    @admin.display(description="SMS cost")
+    def sms_cost(self, obj):
+        if obj is None or obj.channel != Channel.SMS:
+            return "-"
+        info = sms_info(normalize_sms_text(obj.body))
+        if info.is_gsm7:
+            return f"{info.segments} segment(s), GSM-7"
+        return format_html(
+            '<strong style="color:#b45309">{} segment(s), UCS-2</strong>: '
+            "characters outside GSM-7 cut each segment to 70 characters",
+            info.segments,
+        )
+
+    def save_model(self, request, obj, form, change):
+        # Staff compose here; the row is created (and delivered) the same way as any other.
+        message = send_message(
+            client=obj.client,
+            channel=obj.channel,
+            category=obj.category,
+            subject=obj.subject,
+            body=obj.body,
+            sent_by=request.user,
+        )
+        obj.pk, obj.status, obj.to_address = message.pk, message.status, message.to_address
+        if obj.channel == Channel.SMS:
+            info = sms_info(message.body)
+            if not info.is_gsm7:
+                self.message_user(
+                    request,
+                    f"This SMS is not GSM-7 and costs {info.segments} segment(s): "
+                    "emoji and some accented characters cut each segment to 70 characters.",
+                    messages.WARNING,
+                )
+
+    @admin.action(description="Retry now (failed messages)", permissions=["send"])
+    def retry_now(self, request, queryset):
+        retried = sum(
+            message_retry(message=m, user=request.user) for m in queryset.filter(status=Message.Status.FAILED)
+        )
+        skipped = queryset.count() - retried
+        self.message_user(
+            request,
+            f"{retried} message(s) queued again." + (f" {skipped} skipped (not failed)." if skipped else ""),
+        )
+
+    @admin.action(description="Cancel (queued messages)", permissions=["send"])
+    def cancel(self, request, queryset):
+        cancelled = sum(
+            message_cancel(message=m, user=request.user)
+            for m in queryset.filter(status=Message.Status.QUEUED)
+        )
+        skipped = queryset.count() - cancelled
+        self.message_user(
+            request,
+            f"{cancelled} message(s) cancelled."
+            + (f" {skipped} skipped (already on their way)." if skipped else ""),
+        )

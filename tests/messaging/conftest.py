@@ -1,0 +1,77 @@
+"""Fakes at the HTTP boundary only: Twilio's HTTP client and anymail's test email backend."""
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+from django.core import mail
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+
+TWILIO_SID = "AC" + "0" * 32
+TWILIO_TOKEN = "test-auth-token"
+
+
+@pytest.fixture
+def esp_email(settings):
+    """anymail's test backend: messages land in mail.outbox with an ESP message id."""
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    mail.outbox = []
+    return mail.outbox
+
+
+@pytest.fixture
+def twilio_settings(settings):
+    settings.TWILIO_ACCOUNT_SID = TWILIO_SID
+    settings.TWILIO_AUTH_TOKEN = TWILIO_TOKEN
+    settings.TWILIO_FROM_NUMBER = "+447700900000"
+    settings.SITE_URL = "https://crm.studio.example"
+    return settings
+
+
+def twilio_message_json(sid="SM" + "1" * 32, status="queued"):
+    return json.dumps({"sid": sid, "status": status, "body": "", "error_code": None})
+
+
+def twilio_error_json(status, code, message="error"):
+    return json.dumps({"status": status, "code": code, "message": message, "more_info": ""})
+
+
+@dataclass
+class FakeTwilioHttp:
+    """Stands in for the wire: records each request, answers from a script."""
+
+    script: list = field(default_factory=list)
+    requests: list = field(default_factory=list)
+    sid_counter: int = 0
+
+    def reply(self, status_code, text):
+        self.script.append((status_code, text))
+
+    def fail_with(self, exc):
+        self.script.append(exc)
+
+    def __call__(
+        self, client, method, url, params=None, data=None, headers=None, auth=None, timeout=None, **kw
+    ):
+        self.requests.append(
+            {"method": method, "url": url, "data": data, "timeout": timeout or client.timeout}
+        )
+        if self.script:
+            step = self.script.pop(0)
+            if isinstance(step, BaseException):
+                raise step
+            return Response(*step)
+        self.sid_counter += 1
+        return Response(201, twilio_message_json(sid=f"SM{self.sid_counter:032d}"))
+
+
+@pytest.fixture
+def twilio_http(twilio_settings, monkeypatch):
+    fake = FakeTwilioHttp()
+
+    def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None, **kwargs):
+        return fake(self, method, url, params=params, data=data, headers=headers, auth=auth, timeout=timeout)
+
+    monkeypatch.setattr(TwilioHttpClient, "request", request)
+    return fake
