@@ -14,4 +14,5 @@ urlpatterns = [
     path("portal/", include("messaging.portal.urls")),
     path("messaging/", include("messaging.urls")),
     path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
+    path("automation/", include("automation.urls")),
 ]
