@@ -1,0 +1,339 @@
+"""Firing rules: one AutomationLog row per (rule, occurrence), then at most one message.
+
+The once-only guard is the database's unique constraint on (rule, occurrence_key):
+``fire_occurrences`` claims a batch of occurrences with one
+``INSERT ... ON CONFLICT DO NOTHING RETURNING`` and only handles the rows it
+inserted. A concurrent scan, worker or cron run that races for the same
+occurrence waits on the uncommitted row and then inserts nothing, so each
+occurrence produces one message however many processes look at it.
+
+Inside the same transaction, after the claim, every target is loaded again and
+its conditions re-checked (a session cancelled or moved a second ago is skipped,
+not reminded), then consent, then the message is created through
+``messaging.services.send_message``. A failure while handling one occurrence
+(a broken template, an unexpected error) is recorded on its log row and the
+others carry on.
+"""
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from automation import templating
+from automation.models import AutomationLog, AutomationRule, TriggerEvent
+from billing.models import Payment
+from clients.models import Channel, Client
+from scheduling.models import Session
+
+logger = logging.getLogger(__name__)
+
+Event = TriggerEvent
+LogStatus = AutomationLog.Status
+
+#: Occurrences claimed and handled per transaction (one delivery kick each).
+BATCH_SIZE = 200
+
+# Outcomes reported per rule besides the log statuses.
+ALREADY = "already"  # another scan or worker fired it first
+WOULD_SEND = "would_send"  # dry run
+
+
+# --- Occurrence keys -------------------------------------------------------------------------
+
+
+def _utc_minute(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    if moment.second or moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def session_created_key(session_id) -> str:
+    return f"session:{session_id}:created"
+
+
+def session_start_key(session_id, starts_at: datetime) -> str:
+    # The start is part of the key: a moved session is a new occurrence.
+    return f"session:{session_id}:start={_utc_minute(starts_at)}"
+
+
+def session_cancelled_key(session_id) -> str:
+    return f"session:{session_id}:cancelled"
+
+
+def payment_created_key(payment_id) -> str:
+    return f"payment:{payment_id}:created"
+
+
+def payment_before_due_key(payment_id, due_date: date) -> str:
+    return f"payment:{payment_id}:due={due_date.isoformat()}"
+
+
+def payment_overdue_key(payment_id, offset_hours: int) -> str:
+    return f"payment:{payment_id}:overdue+{offset_hours}h"
+
+
+def birthday_key(client_id, year: int) -> str:
+    return f"birthday:client:{client_id}:{year}"
+
+
+# --- Occurrences -----------------------------------------------------------------------------
+
+
+@dataclass
+class Occurrence:
+    rule: AutomationRule
+    key: str
+    client_id: int
+    session_id: int | None = None
+    payment_id: int | None = None
+    #: What the target looked like when the occurrence was found; re-checked before sending.
+    expect_start: datetime | None = None
+    expect_due: date | None = None
+    expect_status: str | None = None
+    birthday: date | None = None
+    #: Decided already (e.g. a late booking under the "skip" policy): log it as skipped.
+    skip_reason: str = ""
+
+
+@dataclass
+class FireResult:
+    #: rule id -> Counter of outcomes (sent, skipped, failed, already, would_send)
+    per_rule: dict = field(default_factory=lambda: defaultdict(Counter))
+
+    def add(self, rule_id, outcome, n=1):
+        self.per_rule[rule_id][outcome] += n
+
+    def merge(self, other: "FireResult"):
+        for rule_id, counts in other.per_rule.items():
+            self.per_rule[rule_id].update(counts)
+
+    def total(self, outcome) -> int:
+        return sum(c[outcome] for c in self.per_rule.values())
+
+
+@dataclass
+class _Targets:
+    sessions: dict = field(default_factory=dict)
+    payments: dict = field(default_factory=dict)
+    clients: dict = field(default_factory=dict)
+
+
+def _load_targets(occurrences) -> _Targets:
+    """The current rows, read after the claim (one query per kind)."""
+    session_ids = {o.session_id for o in occurrences if o.session_id}
+    payment_ids = {o.payment_id for o in occurrences if o.payment_id}
+    client_ids = {o.client_id for o in occurrences if not o.session_id and not o.payment_id}
+    targets = _Targets()
+    if session_ids:
+        targets.sessions = Session.objects.select_related("client__trainer", "trainer").in_bulk(session_ids)
+    if payment_ids:
+        targets.payments = Payment.objects.select_related("client__trainer").in_bulk(payment_ids)
+    if client_ids:
+        targets.clients = Client.objects.select_related("trainer").in_bulk(client_ids)
+    return targets
+
+
+def celebrated_on(birth_date: date, year: int) -> date:
+    """29 February birthdays are celebrated on 28 February in other years."""
+    try:
+        return birth_date.replace(year=year)
+    except ValueError:
+        return date(year, 2, 28)
+
+
+def _why_not(occ: Occurrence, targets: _Targets, now: datetime):
+    """(client, session, payment, reason): reason is None when the occurrence is still due."""
+    event = occ.rule.trigger_event
+    session = payment = None
+    if occ.session_id:
+        session = targets.sessions.get(occ.session_id)
+        if session is None:
+            return None, None, None, "session deleted"
+        client = session.client
+        if event == Event.SESSION_CANCELLED:
+            if session.status != Session.Status.CANCELLED:
+                return client, session, None, "session is no longer cancelled"
+        elif session.status != Session.Status.SCHEDULED:
+            return client, session, None, f"session {session.get_status_display().lower()}"
+        if event == Event.SESSION_SCHEDULED:
+            if session.starts_at != occ.expect_start:
+                return client, session, None, "session moved"
+            if session.starts_at <= now:
+                return client, session, None, "session already started"
+        if event == Event.SESSION_CREATED and session.starts_at <= now:
+            return client, session, None, "session already started"
+    elif occ.payment_id:
+        payment = targets.payments.get(occ.payment_id)
+        if payment is None:
+            return None, None, None, "payment deleted"
+        client = payment.client
+        if payment.status != occ.expect_status:
+            return client, None, payment, f"payment {payment.get_status_display().lower()}"
+        if occ.expect_due and payment.due_date != occ.expect_due:
+            return client, None, payment, "due date changed"
+    else:
+        client = targets.clients.get(occ.client_id)
+        if client is None:
+            return None, None, None, "client deleted"
+        if event == Event.BIRTHDAY:
+            if (
+                client.birth_date is None
+                or celebrated_on(client.birth_date, occ.birthday.year) != occ.birthday
+            ):
+                return client, None, None, "birth date changed"
+            if now.astimezone(client.tzinfo).date() != occ.birthday:
+                return client, None, None, "birthday is over"
+    if not occ.rule.in_scope(client):
+        return client, session, payment, "rule out of scope (the client has another trainer)"
+    if reason := client.cannot_receive_reason(occ.rule.channel, occ.rule.effective_category):
+        return client, session, payment, reason
+    return client, session, payment, None
+
+
+def _not_after(occ: Occurrence, client, session):
+    if session is not None and occ.rule.trigger_event != Event.SESSION_CANCELLED:
+        return session.starts_at
+    if occ.birthday is not None:
+        tz = client.tzinfo
+        next_day = occ.birthday + timedelta(days=1)
+        return datetime(next_day.year, next_day.month, next_day.day, tzinfo=tz)
+    return None
+
+
+class _Compiled:
+    """Each rule's templates compiled once per batch."""
+
+    def __init__(self):
+        self._cache = {}
+
+    def get(self, rule: AutomationRule):
+        if rule.pk not in self._cache:
+            subject = templating.compile_template(rule.subject_template or "")
+            body = templating.compile_template(rule.body_template)
+            names = templating.used_variables(subject) | templating.used_variables(body)
+            self._cache[rule.pk] = (subject, body, names)
+        return self._cache[rule.pk]
+
+
+def _send(occ: Occurrence, client, session, payment, now, compiled: _Compiled):
+    from messaging.services import send_message
+
+    rule = occ.rule
+    subject_tpl, body_tpl, names = compiled.get(rule)
+    context = templating.context_for(client=client, session=session, payment=payment, now=now, names=names)
+    subject = templating.render(subject_tpl, context) if rule.channel == Channel.EMAIL else ""
+    body = templating.render(body_tpl, context)
+    if not body:
+        raise ValueError("the message body rendered empty")
+    return send_message(
+        client=client,
+        channel=rule.channel,
+        body=body,
+        subject=subject,
+        category=rule.effective_category,
+        rule=rule,
+        session=session,
+        payment=payment,
+        not_after=_not_after(occ, client, session),
+    )
+
+
+# --- Claiming ---------------------------------------------------------------------------------
+
+
+def _claim(occurrences, now) -> set:
+    """Insert the log rows; return the (rule_id, key) pairs this call inserted.
+
+    ON CONFLICT DO NOTHING: on PostgreSQL a row another transaction has inserted
+    but not committed makes this statement wait, then skip it once that commits.
+    Rows go in a fixed order so two claimers never wait on each other in a cycle.
+    """
+    table = AutomationLog._meta.db_table
+    rows = sorted({(o.rule.pk, o.key): o for o in occurrences}.values(), key=lambda o: (o.rule.pk, o.key))
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+    params = []
+    for o in rows:
+        params += [o.rule.pk, o.key, LogStatus.PENDING, o.client_id, "", now]
+    sql = (
+        f"INSERT INTO {table} (rule_id, occurrence_key, status, client_id, error, created_at) "
+        f"VALUES {values} ON CONFLICT (rule_id, occurrence_key) DO NOTHING "
+        f"RETURNING id, rule_id, occurrence_key"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(rule_id, key): pk for pk, rule_id, key in cursor.fetchall()}
+
+
+def fire_occurrences(occurrences, *, now: datetime | None = None, dry_run: bool = False) -> FireResult:
+    """Fire each occurrence at most once, ever. Returns outcomes per rule."""
+    now = now or timezone.now()
+    result = FireResult()
+    occurrences = list({(o.rule.pk, o.key): o for o in occurrences}.values())
+    for start in range(0, len(occurrences), BATCH_SIZE):
+        batch = occurrences[start : start + BATCH_SIZE]
+        if dry_run:
+            result.merge(_dry_run(batch, now))
+        else:
+            result.merge(_fire_batch(batch, now))
+    return result
+
+
+@transaction.atomic
+def _fire_batch(batch, now) -> FireResult:
+    result = FireResult()
+    claimed = _claim(batch, now)
+    mine = []
+    for occ in batch:
+        if (occ.rule.pk, occ.key) in claimed:
+            mine.append(occ)
+        else:
+            result.add(occ.rule.pk, ALREADY)
+    if not mine:
+        return result
+    targets = _load_targets(mine)
+    compiled = _Compiled()
+    logs = []
+    for occ in mine:
+        log = AutomationLog(pk=claimed[(occ.rule.pk, occ.key)], client_id=occ.client_id)
+        client, session, payment, reason = _why_not(occ, targets, now)
+        reason = occ.skip_reason or reason
+        if client is None:
+            log.client_id = None
+        if reason:
+            log.status, log.error = LogStatus.SKIPPED, reason
+        else:
+            try:
+                # A savepoint, so one failing occurrence leaves the batch's transaction usable.
+                with transaction.atomic():
+                    log.message = _send(occ, client, session, payment, now, compiled)
+                log.status = LogStatus.SENT
+            except Exception as exc:  # recorded on the log row: the error is the rule's outcome
+                logger.exception("automation rule %s failed for %s", occ.rule.pk, occ.key)
+                log.status, log.error = LogStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        result.add(occ.rule.pk, log.status)
+        logs.append(log)
+    AutomationLog.objects.bulk_update(logs, ["status", "error", "message", "client"])
+    return result
+
+
+def _dry_run(batch, now) -> FireResult:
+    result = FireResult()
+    fired = set(
+        AutomationLog.objects.filter(
+            rule_id__in={o.rule.pk for o in batch}, occurrence_key__in={o.key for o in batch}
+        ).values_list("rule_id", "occurrence_key")
+    )
+    todo = [o for o in batch if (o.rule.pk, o.key) not in fired]
+    for occ in batch:
+        if (occ.rule.pk, occ.key) in fired:
+            result.add(occ.rule.pk, ALREADY)
+    targets = _load_targets(todo)
+    for occ in todo:
+        reason = occ.skip_reason or _why_not(occ, targets, now)[3]
+        result.add(occ.rule.pk, LogStatus.SKIPPED if reason else WOULD_SEND)
+    return result

@@ -1,0 +1,45 @@
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+from django.utils import timezone
+
+from automation.scan import scan
+
+
+def parse_now(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(
+            f"--now must be an ISO date-time such as 2026-12-01T09:00Z, not {value!r}"
+        ) from exc
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=ZoneInfo(settings.STUDIO_TIME_ZONE))
+    return moment
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the time-based automation scan once (reminders, payment notices, birthdays) and print "
+        "what each rule did. Safe to run from cron every few minutes, and concurrently. "
+        "Exit status: 0 done, 1 the scan could not run, 2 it ran but some event types failed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--now", help="Scan as if it were this moment (ISO; studio time if no zone).")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Report what would be sent; change nothing."
+        )
+
+    def handle(self, *args, now=None, dry_run=False, **options):
+        try:
+            result = scan(now=parse_now(now) if now else None, dry_run=dry_run)
+        except DatabaseError as exc:
+            raise CommandError(f"The scan could not run: {exc}", returncode=1) from exc
+        for line in result.summary():
+            self.stdout.write(line)
+        if not result.ok:
+            raise CommandError(f"{len(result.errors)} event type(s) failed; see above.", returncode=2)

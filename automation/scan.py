@@ -1,0 +1,310 @@
+"""The time-based scan: one function, ``scan(now=...)``, behind all three entry points
+(the django-q2 schedule, ``manage.py run_triggers`` and ``POST /automation/run-triggers/``).
+
+Each scan looks at the window from where the previous scan got to
+(``ScanState``) up to ``now``: after downtime the window is simply longer, so
+what fell due during the outage still goes (bounded by
+``AUTOMATION_MAX_CATCHUP_HOURS``), while the engine's re-check keeps anything
+stale (a session that already started) from being sent late. Two scans that
+overlap look at overlapping windows; the AutomationLog constraint makes that
+harmless.
+
+Every query is a range query on an indexed column (sessions by
+``(status, starts_at)``, payments by ``(status, due_date)`` and
+``(status, overdue_at)``), one per kind of event, not one per rule: the cost
+follows the number of occurrences due, not the size of the tables.
+"""
+
+import functools
+import logging
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from automation import engine
+from automation.engine import FireResult, Occurrence
+from automation.models import AutomationRule, ScanState, TriggerEvent
+from billing.models import Payment
+from clients.models import Client
+from scheduling.models import Session
+
+logger = logging.getLogger(__name__)
+
+STATE_NAME = "time-triggers"
+TIME_EVENTS = (
+    TriggerEvent.SESSION_SCHEDULED,
+    TriggerEvent.PAYMENT_DUE,
+    TriggerEvent.PAYMENT_OVERDUE,
+    TriggerEvent.BIRTHDAY,
+)
+
+
+@dataclass
+class ScanResult:
+    now: datetime
+    window_start: datetime
+    dry_run: bool
+    rules: list = field(default_factory=list)
+    fired: FireResult = field(default_factory=FireResult)
+    turned_overdue: int = 0
+    errors: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> list[str]:
+        verb = "would turn" if self.dry_run else "turned"
+        lines = [
+            f"Scan {'(dry run) ' if self.dry_run else ''}window {self.window_start.isoformat()} → "
+            f"{self.now.isoformat()}: {self.turned_overdue} payment(s) {verb} overdue."
+        ]
+        for rule in self.rules:
+            c = self.fired.per_rule.get(rule.pk, {})
+            if self.dry_run:
+                counts = f"would send {c.get(engine.WOULD_SEND, 0)}, would skip {c.get('skipped', 0)}"
+            else:
+                counts = (
+                    f"fired {c.get('sent', 0)}, skipped {c.get('skipped', 0)}, failed {c.get('failed', 0)}"
+                )
+            lines.append(
+                f"  {rule.name} [{rule.trigger_event}]: {counts}, already done {c.get(engine.ALREADY, 0)}"
+            )
+        lines += [f"  ERROR {error}" for error in self.errors]
+        return lines
+
+
+def studio_tz() -> ZoneInfo:
+    return ZoneInfo(settings.STUDIO_TIME_ZONE)
+
+
+def window_start(now: datetime) -> datetime:
+    last = ScanState.objects.filter(name=STATE_NAME).values_list("scanned_until", flat=True).first()
+    if last is None or last >= now:
+        # First scan ever, or a scan run "in the future" by --now: look back a little.
+        last = now - timedelta(minutes=settings.AUTOMATION_FIRST_LOOKBACK_MINUTES)
+    return max(last, now - timedelta(hours=settings.AUTOMATION_MAX_CATCHUP_HOURS))
+
+
+def _advance(now: datetime):
+    if not ScanState.objects.filter(name=STATE_NAME, scanned_until__lt=now).update(scanned_until=now):
+        ScanState.objects.get_or_create(name=STATE_NAME, defaults={"scanned_until": now})
+
+
+def turn_overdue(*, now: datetime, dry_run: bool = False) -> int:
+    """Pending payments whose due date has passed in the studio's zone become overdue.
+
+    A conditional bulk update: a payment is turned once, by whichever scan gets
+    there first; ``overdue_at = now`` puts it in this scan's overdue window, which
+    fires the offset-0 overdue rules (later offsets count from here).
+    """
+    today = now.astimezone(studio_tz()).date()
+    due = Payment.objects.filter(status=Payment.Status.PENDING, due_date__lt=today)
+    if dry_run:
+        return due.count()
+    return due.update(status=Payment.Status.OVERDUE, overdue_at=now, updated_at=now)
+
+
+def _rule_start(rule, start):
+    # A rule never fires for what fell due before it existed.
+    return max(start, rule.created_at)
+
+
+def _or(ranges, field_name) -> Q:
+    q = Q()
+    for lo, hi in sorted(set(ranges)):
+        q |= Q(**{f"{field_name}__gt": lo, f"{field_name}__lte": hi})
+    return q
+
+
+# --- One finder per event ------------------------------------------------------------------
+
+
+def find_session_reminders(rules, start, now) -> list[Occurrence]:
+    """``offset_hours`` before ``starts_at``, for sessions booked before that moment
+    (later bookings are the event handler's, under the rule's late-booking policy)."""
+    windows = {rule.pk: (_rule_start(rule, start), now) for rule in rules}
+    offsets = {rule.pk: timedelta(hours=rule.offset_hours) for rule in rules}
+    q = _or(
+        ((lo + offsets[r.pk], hi + offsets[r.pk]) for r in rules for lo, hi in [windows[r.pk]]), "starts_at"
+    )
+    rows = Session.objects.filter(q, status=Session.Status.SCHEDULED, starts_at__gt=now).values_list(
+        "pk", "client_id", "starts_at", "created_at", "client__trainer_id"
+    )
+    found = []
+    for pk, client_id, starts_at, created_at, trainer_id in rows:
+        for rule in rules:
+            lo, hi = windows[rule.pk]
+            due = starts_at - offsets[rule.pk]
+            if lo < due <= hi and created_at <= due and rule.trainer_id in (None, trainer_id):
+                found.append(
+                    Occurrence(
+                        rule=rule,
+                        key=engine.session_start_key(pk, starts_at),
+                        client_id=client_id,
+                        session_id=pk,
+                        expect_start=starts_at,
+                    )
+                )
+    return found
+
+
+def due_moment(due_date: date) -> datetime:
+    """A payment is due at ``PAYMENT_DUE_LOCAL_HOUR`` on its due date, studio time."""
+    return datetime.combine(due_date, time(settings.PAYMENT_DUE_LOCAL_HOUR), tzinfo=studio_tz())
+
+
+def find_payment_due_reminders(rules, start, now) -> list[Occurrence]:
+    """``offset_hours`` before the due date (the notice on creation is the event handler's)."""
+    rules = [r for r in rules if r.offset_hours > 0]
+    if not rules:
+        return []
+    tz = studio_tz()
+    dates = set()
+    for rule in rules:
+        lo = _rule_start(rule, start) + timedelta(hours=rule.offset_hours)
+        hi = now + timedelta(hours=rule.offset_hours)
+        day = lo.astimezone(tz).date()
+        while day <= hi.astimezone(tz).date():
+            if lo < due_moment(day) <= hi:
+                dates.add(day)
+            day += timedelta(days=1)
+    if not dates:
+        return []
+    rows = Payment.objects.filter(status=Payment.Status.PENDING, due_date__in=dates).values_list(
+        "pk", "client_id", "due_date", "created_at", "client__trainer_id"
+    )
+    found = []
+    for pk, client_id, due_date, created_at, trainer_id in rows:
+        for rule in rules:
+            remind_at = due_moment(due_date) - timedelta(hours=rule.offset_hours)
+            if (
+                _rule_start(rule, start) < remind_at <= now
+                and created_at <= remind_at
+                and rule.trainer_id in (None, trainer_id)
+            ):
+                found.append(
+                    Occurrence(
+                        rule=rule,
+                        key=engine.payment_before_due_key(pk, due_date),
+                        client_id=client_id,
+                        payment_id=pk,
+                        expect_status=Payment.Status.PENDING,
+                        expect_due=due_date,
+                    )
+                )
+    return found
+
+
+def find_overdue_notices(rules, start, now) -> list[Occurrence]:
+    """``offset_hours`` after the payment turned overdue: day 1, day 7, day 14..."""
+    offsets = {rule.pk: timedelta(hours=rule.offset_hours) for rule in rules}
+    q = _or(((_rule_start(r, start) - offsets[r.pk], now - offsets[r.pk]) for r in rules), "overdue_at")
+    rows = Payment.objects.filter(q, status=Payment.Status.OVERDUE).values_list(
+        "pk", "client_id", "overdue_at", "client__trainer_id"
+    )
+    found = []
+    for pk, client_id, overdue_at, trainer_id in rows:
+        for rule in rules:
+            if _rule_start(rule, start) < overdue_at + offsets[rule.pk] <= now and rule.trainer_id in (
+                None,
+                trainer_id,
+            ):
+                found.append(
+                    Occurrence(
+                        rule=rule,
+                        key=engine.payment_overdue_key(pk, rule.offset_hours),
+                        client_id=client_id,
+                        payment_id=pk,
+                        expect_status=Payment.Status.OVERDUE,
+                    )
+                )
+    return found
+
+
+@functools.cache
+def _zone_names() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones() | {settings.STUDIO_TIME_ZONE}))
+
+
+def birthday_dates(start: datetime, now: datetime, hour: int) -> dict[date, set[str]]:
+    """Local dates whose ``hour`` o'clock falls in (start, now], with the zones it does in."""
+    found = {}
+    for name in _zone_names():
+        tz = ZoneInfo(name)
+        day, last = start.astimezone(tz).date(), now.astimezone(tz).date()
+        while day <= last:
+            if start < datetime.combine(day, time(hour), tzinfo=tz) <= now:
+                found.setdefault(day, set()).add(name)
+            day += timedelta(days=1)
+    return found
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def find_birthdays(rules, start, now) -> list[Occurrence]:
+    """At ``BIRTHDAY_LOCAL_HOUR`` on the birthday in the client's own zone."""
+    earliest = min(_rule_start(rule, start) for rule in rules)
+    dates = birthday_dates(earliest, now, settings.BIRTHDAY_LOCAL_HOUR)
+    if not dates:
+        return []
+    month_days = set()
+    for day in dates:
+        month_days.add((day.month, day.day))
+        if (day.month, day.day) == (2, 28) and not _is_leap(day.year):
+            month_days.add((2, 29))
+    q = Q()
+    for month, day in sorted(month_days):
+        q |= Q(birth_date__month=month, birth_date__day=day)
+    rows = Client.objects.filter(q).values_list("pk", "birth_date", "timezone", "trainer_id")
+    found = []
+    for pk, birth_date, tz_name, trainer_id in rows:
+        zone = tz_name or settings.STUDIO_TIME_ZONE
+        for day, zones in dates.items():
+            if zone not in zones or engine.celebrated_on(birth_date, day.year) != day:
+                continue
+            moment = datetime.combine(day, time(settings.BIRTHDAY_LOCAL_HOUR), tzinfo=ZoneInfo(zone))
+            for rule in rules:
+                if _rule_start(rule, start) < moment and rule.trainer_id in (None, trainer_id):
+                    found.append(
+                        Occurrence(
+                            rule=rule, key=engine.birthday_key(pk, day.year), client_id=pk, birthday=day
+                        )
+                    )
+    return found
+
+
+FINDERS = {
+    TriggerEvent.SESSION_SCHEDULED: find_session_reminders,
+    TriggerEvent.PAYMENT_DUE: find_payment_due_reminders,
+    TriggerEvent.PAYMENT_OVERDUE: find_overdue_notices,
+    TriggerEvent.BIRTHDAY: find_birthdays,
+}
+
+
+def scan(*, now: datetime | None = None, dry_run: bool = False) -> ScanResult:
+    """Fire every time-based rule that fell due in (last scan, now]."""
+    now = now or timezone.now()
+    rules = list(AutomationRule.objects.filter(is_active=True, trigger_event__in=TIME_EVENTS).order_by("pk"))
+    result = ScanResult(now=now, window_start=window_start(now), dry_run=dry_run, rules=rules)
+    result.turned_overdue = turn_overdue(now=now, dry_run=dry_run)
+    for event, finder in FINDERS.items():
+        event_rules = [rule for rule in rules if rule.trigger_event == event]
+        if not event_rules:
+            continue
+        try:
+            occurrences = finder(event_rules, result.window_start, now)
+            result.fired.merge(engine.fire_occurrences(occurrences, now=now, dry_run=dry_run))
+        except Exception as exc:  # one broken event type must not stop the others; reported as an error
+            logger.exception("automation scan: %s failed", event)
+            result.errors.append(f"{event}: {type(exc).__name__}: {exc}")
+    if not dry_run:
+        _advance(now)
+    return result

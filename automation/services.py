@@ -1,0 +1,106 @@
+"""Event triggers: what a saved Session or Payment means for the rules.
+
+``handle_event`` runs in the worker (enqueued by ``automation.signals`` after
+commit), never inside the request that saved the row.
+"""
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from automation import engine
+from automation.engine import FireResult, Occurrence
+from automation.models import AutomationRule, TriggerEvent
+from billing.models import Payment
+from scheduling.models import Session
+
+# What the signal saw (the event names rules use, plus a session being moved).
+SESSION_CREATED = "session_created"
+SESSION_MOVED = "session_moved"
+SESSION_CANCELLED = "session_cancelled"
+PAYMENT_CREATED = "payment_created"
+PAYMENT_TURNED_OVERDUE = "payment_turned_overdue"
+
+_RULE_EVENTS = {
+    SESSION_CREATED: (TriggerEvent.SESSION_CREATED, TriggerEvent.SESSION_SCHEDULED),
+    SESSION_MOVED: (TriggerEvent.SESSION_SCHEDULED,),
+    SESSION_CANCELLED: (TriggerEvent.SESSION_CANCELLED,),
+    PAYMENT_CREATED: (TriggerEvent.PAYMENT_DUE, TriggerEvent.PAYMENT_OVERDUE),
+    PAYMENT_TURNED_OVERDUE: (TriggerEvent.PAYMENT_OVERDUE,),
+}
+SESSION_EVENTS = {SESSION_CREATED, SESSION_MOVED, SESSION_CANCELLED}
+LATE_SKIP_REASON = "booked inside the reminder window (the rule skips late bookings)"
+
+
+def handle_event(
+    *, event: str, pk: int, at: datetime | None = None, now: datetime | None = None
+) -> FireResult:
+    """Fire the active rules ``event`` concerns. ``at``: when the row was saved."""
+    now = now or timezone.now()
+    at = at or now
+    rules = list(AutomationRule.objects.filter(is_active=True, trigger_event__in=_RULE_EVENTS[event]))
+    if not rules:
+        return FireResult()
+    if event in SESSION_EVENTS:
+        session = Session.objects.select_related("client").filter(pk=pk).first()
+        occurrences = _session_occurrences(event, session, rules, at=at, now=now) if session else []
+    else:
+        payment = Payment.objects.select_related("client").filter(pk=pk).first()
+        occurrences = _payment_occurrences(event, payment, rules) if payment else []
+    return engine.fire_occurrences(occurrences, now=now)
+
+
+def _session_occurrences(event, session, rules, *, at, now):
+    found = []
+    for rule in rules:
+        if not rule.in_scope(session.client):
+            continue
+        common = {"rule": rule, "client_id": session.client_id, "session_id": session.pk}
+        if rule.trigger_event == TriggerEvent.SESSION_CREATED:
+            found.append(Occurrence(key=engine.session_created_key(session.pk), **common))
+        elif rule.trigger_event == TriggerEvent.SESSION_CANCELLED:
+            found.append(Occurrence(key=engine.session_cancelled_key(session.pk), **common))
+        elif rule.trigger_event == TriggerEvent.SESSION_SCHEDULED:
+            # Booked (or moved) after its reminder time: the rule's late-booking policy
+            # decides. Reminders still ahead are the scan's.
+            booked_at = session.created_at if event == SESSION_CREATED else at
+            remind_at = session.starts_at - timedelta(hours=rule.offset_hours)
+            if remind_at <= booked_at and session.starts_at > now:
+                skip = rule.late_booking == AutomationRule.LateBooking.SKIP
+                found.append(
+                    Occurrence(
+                        key=engine.session_start_key(session.pk, session.starts_at),
+                        expect_start=session.starts_at,
+                        skip_reason=LATE_SKIP_REASON if skip else "",
+                        **common,
+                    )
+                )
+    return found
+
+
+def _payment_occurrences(event, payment, rules):
+    found = []
+    for rule in rules:
+        if not rule.in_scope(payment.client):
+            continue
+        common = {"rule": rule, "client_id": payment.client_id, "payment_id": payment.pk}
+        if rule.trigger_event == TriggerEvent.PAYMENT_DUE and payment.status == Payment.Status.PENDING:
+            found.append(
+                Occurrence(
+                    key=engine.payment_created_key(payment.pk), expect_status=Payment.Status.PENDING, **common
+                )
+            )
+        elif (
+            rule.trigger_event == TriggerEvent.PAYMENT_OVERDUE
+            and rule.offset_hours == 0
+            and payment.status == Payment.Status.OVERDUE
+        ):
+            # Later escalation steps count from overdue_at: the scan fires them.
+            found.append(
+                Occurrence(
+                    key=engine.payment_overdue_key(payment.pk, 0),
+                    expect_status=Payment.Status.OVERDUE,
+                    **common,
+                )
+            )
+    return found

@@ -1,0 +1,22 @@
+"""django-q2 tasks: they take ids (and ISO timestamps) and call the services."""
+
+from datetime import datetime
+
+from automation import scan, services
+
+
+def handle_event(event: str, pk: int, at: str | None = None) -> dict:
+    result = services.handle_event(event=event, pk=pk, at=datetime.fromisoformat(at) if at else None)
+    return {rule_id: dict(counts) for rule_id, counts in result.per_rule.items()}
+
+
+def run_scan() -> str:
+    """The periodic schedule's and the trigger endpoint's unit of work."""
+    result = scan.scan()
+    return "\n".join(result.summary())
+
+
+def send_test(rule_id: int, user_id: int) -> str:
+    from automation.previews import send_test_to_user
+
+    return send_test_to_user(rule_id=rule_id, user_id=user_id)
