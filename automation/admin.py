@@ -1,0 +1,228 @@
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+
+from automation import previews, templating
+from automation.forms import AutomationRuleForm
+from automation.models import DEFAULT_CATEGORY, AutomationLog, AutomationRule, TriggerEvent
+from clients.admin_scoping import TrainerScopedAdmin
+from clients.roles import is_manager
+from messaging.models import Message
+
+MessageStatus = Message.Status
+LogStatus = AutomationLog.Status
+
+
+def with_statistics(queryset):
+    """Per-rule counts in the same query as the rules (one LEFT JOIN, GROUP BY rule)."""
+    return queryset.annotate(
+        stat_fired=Count("logs"),
+        stat_sent=Count(
+            "logs",
+            filter=Q(
+                logs__message__status__in=[MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ]
+            ),
+        ),
+        stat_delivered=Count(
+            "logs", filter=Q(logs__message__status__in=[MessageStatus.DELIVERED, MessageStatus.READ])
+        ),
+        stat_failed=Count(
+            "logs", filter=Q(logs__status=LogStatus.FAILED) | Q(logs__message__status=MessageStatus.FAILED)
+        ),
+        stat_skipped=Count(
+            "logs",
+            filter=Q(logs__status=LogStatus.SKIPPED)
+            | Q(logs__message__status__in=[MessageStatus.SUPPRESSED, MessageStatus.CANCELLED]),
+        ),
+        stat_last_fired=Max("logs__created_at"),
+    )
+
+
+def _stat(name, label):
+    def show(self, obj):
+        return getattr(obj, name, None)
+
+    show.short_description = label
+    show.admin_order_field = name
+    return show
+
+
+@admin.register(AutomationRule)
+class AutomationRuleAdmin(admin.ModelAdmin):
+    form = AutomationRuleForm
+    list_display = (
+        "name",
+        "trigger_event",
+        "offset_hours",
+        "channel",
+        "scope",
+        "is_active",
+        "fired",
+        "sent",
+        "delivered",
+        "failed",
+        "skipped",
+        "last_fired",
+    )
+    list_filter = ("is_active", "trigger_event", "channel")
+    list_select_related = ("trainer",)
+    search_fields = ("name", "body_template")
+    actions = ("send_test_to_me", "activate", "deactivate")
+    readonly_fields = ("variables", "preview", "statistics", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("name", "trigger_event", "offset_hours", "late_booking", "is_active")}),
+        ("Who and how", {"fields": ("channel", "category", "trainer")}),
+        ("Message", {"fields": ("subject_template", "body_template", "variables")}),
+        ("Preview and statistics", {"fields": ("preview", "statistics", "created_at", "updated_at")}),
+    )
+
+    fired = _stat("stat_fired", "fired")
+    sent = _stat("stat_sent", "sent")
+    delivered = _stat("stat_delivered", "delivered")
+    failed = _stat("stat_failed", "failed")
+    skipped = _stat("stat_skipped", "skipped")
+    last_fired = _stat("stat_last_fired", "last fired")
+
+    def get_queryset(self, request):
+        return with_statistics(super().get_queryset(request))
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            # The preview shows a real client: a trainer only ever sees one of their own.
+            obj.preview_viewer_trainer_id = None if is_manager(request.user) else request.user.pk
+        return obj
+
+    @admin.display(description="scope", ordering="trainer")
+    def scope(self, obj):
+        return f"{obj.trainer.get_full_name() or obj.trainer}'s clients" if obj.trainer_id else "whole studio"
+
+    def has_delete_permission(self, request, obj=None):
+        # A rule with history stays (its log and messages must remain readable): deactivate it instead.
+        if obj is not None and obj.logs.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description="Variables you can use")
+    def variables(self, obj):
+        rows = []
+        for event in TriggerEvent:
+            names = templating.variables_for(event)
+            rows.append(
+                format_html(
+                    '<tr data-event="{}"{}><th>{}<br><small>{}</small></th><td>{}</td></tr>',
+                    event.value,
+                    ""
+                    if obj is None or obj.trigger_event in ("", event)
+                    else format_html(' style="display:none"'),
+                    event.label,
+                    f"category by default: {DEFAULT_CATEGORY[event]}",
+                    format_html_join(
+                        ", ",
+                        '<code title="{}">{{{{ {} }}}}</code>',
+                        ((templating.VARIABLES[n], n) for n in names),
+                    ),
+                )
+            )
+        return format_html(
+            '<table class="automation-variables">{}</table><p class="help">Django template syntax: '
+            "{{{{ first_name }}}}, {{% if session_location %}}…{{% endif %}}. "
+            "Allowed tags: {}. Allowed filters: {}.</p>",
+            format_html_join("", "{}", ((r,) for r in rows)),
+            ", ".join(templating.ALLOWED_TAGS),
+            ", ".join(templating.ALLOWED_FILTERS),
+        )
+
+    @admin.display(description="Preview")
+    def preview(self, obj):
+        if obj is None or obj.pk is None:
+            return "Save the rule to see a preview."
+        result = previews.preview(obj, viewer_trainer_id=getattr(obj, "preview_viewer_trainer_id", None))
+        if result.error:
+            return format_html('<span class="errornote">{}</span>', result.error)
+        return format_html(
+            '<p class="help">Rendered with {}.</p>{}<pre style="white-space:pre-wrap">{}</pre>',
+            result.source,
+            format_html("<p><strong>Subject:</strong> {}</p>", result.subject) if result.subject else "",
+            result.body,
+        )
+
+    @admin.display(description="Statistics")
+    def statistics(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        logs = reverse("admin:automation_automationlog_changelist") + f"?rule__id__exact={obj.pk}"
+        return format_html(
+            "fired {} · sent {} · delivered {} · failed {} · skipped {} · last fired {} · "
+            '<a href="{}">see the log</a>',
+            obj.stat_fired,
+            obj.stat_sent,
+            obj.stat_delivered,
+            obj.stat_failed,
+            obj.stat_skipped,
+            obj.stat_last_fired or "never",
+            logs,
+        )
+
+    @admin.action(description="Send a test to me (by email)")
+    def send_test_to_me(self, request, queryset):
+        if not request.user.email:
+            self.message_user(request, "Your user has no email address to send the test to.", messages.ERROR)
+            return
+        from django_q.tasks import async_task
+
+        rules = list(queryset[:10])
+        for rule in rules:
+            transaction.on_commit(
+                lambda pk=rule.pk: async_task(
+                    "automation.tasks.send_test", pk, request.user.pk, task_name=f"automation: test {pk}"
+                )
+            )
+        self.message_user(
+            request,
+            f"Test of {len(rules)} rule(s) queued to {request.user.email}, rendered against a recent real "
+            "object or sample values.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Activate selected rules", permissions=["change"])
+    def activate(self, request, queryset):
+        self.message_user(request, f"{queryset.update(is_active=True)} rule(s) activated.", messages.SUCCESS)
+
+    @admin.action(description="Deactivate selected rules", permissions=["change"])
+    def deactivate(self, request, queryset):
+        self.message_user(
+            request, f"{queryset.update(is_active=False)} rule(s) deactivated.", messages.SUCCESS
+        )
+
+
+@admin.register(AutomationLog)
+class AutomationLogAdmin(TrainerScopedAdmin):
+    trainer_lookup = "client__trainer"
+    list_display = ("created_at", "rule", "occurrence_key", "status", "client", "message_link", "error")
+    list_filter = ("status", "rule", "created_at")
+    list_select_related = ("rule", "client", "message")
+    search_fields = ("occurrence_key", "client__first_name", "client__last_name", "error")
+    date_hierarchy = "created_at"
+    readonly_fields = ("rule", "occurrence_key", "status", "client", "message", "error", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="message")
+    def message_link(self, obj):
+        if not obj.message_id:
+            return "—"
+        try:
+            url = reverse("admin:messaging_message_change", args=[obj.message_id])
+        except NoReverseMatch:
+            return obj.message.get_status_display()
+        return format_html('<a href="{}">{}</a>', url, obj.message.get_status_display())

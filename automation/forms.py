@@ -1,0 +1,53 @@
+from django import forms
+from django.core.exceptions import ValidationError
+
+from automation import templating
+from automation.models import AutomationRule, TriggerEvent
+from clients.admin_scoping import staff_users
+from clients.models import Channel
+
+OFFSET_EVENTS = {TriggerEvent.SESSION_SCHEDULED, TriggerEvent.PAYMENT_DUE, TriggerEvent.PAYMENT_OVERDUE}
+
+
+class AutomationRuleForm(forms.ModelForm):
+    class Meta:
+        model = AutomationRule
+        fields = [
+            "name",
+            "trigger_event",
+            "offset_hours",
+            "late_booking",
+            "channel",
+            "category",
+            "trainer",
+            "subject_template",
+            "body_template",
+            "is_active",
+        ]
+        widgets = {"body_template": forms.Textarea(attrs={"rows": 8, "cols": 80})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "trainer" in self.fields:
+            self.fields["trainer"].queryset = staff_users()
+
+    def clean(self):
+        data = super().clean()
+        event = data.get("trigger_event")
+        if not event:
+            return data
+        for name in ("subject_template", "body_template"):
+            if data.get(name) is None:
+                continue
+            try:
+                templating.validate_template(data[name], event)
+            except ValidationError as exc:
+                self.add_error(name, exc)
+        offset = data.get("offset_hours") or 0
+        if event not in OFFSET_EVENTS and offset:
+            self.add_error("offset_hours", "This event has no offset: leave it at 0.")
+        if event == TriggerEvent.SESSION_SCHEDULED and offset < 1:
+            self.add_error("offset_hours", "A reminder goes at least 1 hour before the session.")
+        if data.get("channel") == Channel.EMAIL and not (data.get("subject_template") or "").strip():
+            self.add_error("subject_template", "An email needs a subject.")
+        return data

@@ -1,0 +1,98 @@
+"""Previews and test sends for the admin: a rule rendered against a real recent
+object (the most recent one the rule could fire for) or, failing that, sample values."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.utils import timezone
+
+from automation import templating
+from automation.models import AutomationRule, TriggerEvent
+from billing.models import Payment
+from clients.models import Channel, Client
+from scheduling.models import Session
+
+
+@dataclass
+class Preview:
+    subject: str
+    body: str
+    source: str  # what it was rendered against, in words
+    error: str = ""
+
+
+def recent_target(rule: AutomationRule, *, viewer_trainer_id=None):
+    """(client, session, payment) of a recent real object for this rule, or None.
+
+    ``viewer_trainer_id``: a trainer looking at the rule only ever sees their own clients.
+    """
+    if rule.trainer_id and viewer_trainer_id and rule.trainer_id != viewer_trainer_id:
+        return None
+    trainer_id = viewer_trainer_id or rule.trainer_id
+    event = rule.trigger_event
+    scope = {} if trainer_id is None else {"client__trainer_id": trainer_id}
+    if event in (
+        TriggerEvent.SESSION_CREATED,
+        TriggerEvent.SESSION_SCHEDULED,
+        TriggerEvent.SESSION_CANCELLED,
+    ):
+        status = (
+            Session.Status.CANCELLED if event == TriggerEvent.SESSION_CANCELLED else Session.Status.SCHEDULED
+        )
+        qs = Session.objects.filter(status=status, **scope).select_related("client__trainer", "trainer")
+        session = qs.order_by("-created_at").first()
+        return (session.client, session, None) if session else None
+    if event in (TriggerEvent.PAYMENT_DUE, TriggerEvent.PAYMENT_OVERDUE):
+        status = Payment.Status.OVERDUE if event == TriggerEvent.PAYMENT_OVERDUE else Payment.Status.PENDING
+        payment = (
+            Payment.objects.filter(status=status, **scope)
+            .select_related("client__trainer")
+            .order_by("-created_at")
+            .first()
+        )
+        return (payment.client, None, payment) if payment else None
+    client_scope = {} if trainer_id is None else {"trainer_id": trainer_id}
+    client = (
+        Client.objects.filter(birth_date__isnull=False, **client_scope)
+        .select_related("trainer")
+        .order_by("-created_at")
+        .first()
+    )
+    return (client, None, None) if client else None
+
+
+def preview(rule: AutomationRule, *, viewer_trainer_id=None) -> Preview:
+    try:
+        subject_tpl = templating.validate_template(rule.subject_template or "", rule.trigger_event)
+        body_tpl = templating.validate_template(rule.body_template, rule.trigger_event)
+    except ValidationError as exc:
+        return Preview("", "", "", error=" ".join(exc.messages))
+    target = recent_target(rule, viewer_trainer_id=viewer_trainer_id)
+    if target:
+        client, session, payment = target
+        names = templating.used_variables(subject_tpl) | templating.used_variables(body_tpl)
+        context = templating.context_for(client=client, session=session, payment=payment, names=names)
+        what = session or payment or client
+        source = f"{what._meta.verbose_name} “{what}” (the most recent one)"
+    else:
+        context = templating.sample_context(rule.trigger_event)
+        source = "sample values (no real object yet)"
+    return Preview(templating.render(subject_tpl, context), templating.render(body_tpl, context), source)
+
+
+def send_test_to_user(*, rule_id: int, user_id: int) -> str:
+    """Email the rule's preview to a staff user (runs in the worker, never in a request)."""
+    rule = AutomationRule.objects.get(pk=rule_id)
+    user = get_user_model().objects.get(pk=user_id)
+    result = preview(rule)
+    if result.error:
+        return f"not sent: {result.error}"
+    channel = Channel(rule.channel).label
+    body = (
+        f"{result.body}\n\n---\nTest of the automation rule “{rule.name}” ({channel}), "
+        f"rendered with {result.source}, {timezone.localtime():%d %b %Y %H:%M}."
+    )
+    send_mail(f"[Test] {result.subject or rule.name}", body, None, [user.email])
+    return f"sent to {user.email}"
