@@ -62,7 +62,8 @@ class ClientFactory(factory.django.DjangoModelFactory):
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
     email = factory.Sequence(lambda n: f"client{n}@example.com")
-    phone = factory.Sequence(lambda n: f"+4477009{n % 100000:05d}")
+    # 07700 900xxx is reserved for drama and fails validation; 07700 1xxxxx is a valid mobile range.
+    phone = factory.Sequence(lambda n: f"+4477001{n % 100000:05d}")
     trainer = factory.SubFactory(TrainerFactory)
     status = Client.Status.ACTIVE
 
