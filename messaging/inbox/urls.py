@@ -6,6 +6,7 @@ app_name = "inbox"
 
 urlpatterns = [
     path("", views.conversation_list, name="list"),
+    path("new/", views.start, name="start"),
     path("sms-count/", views.sms_preview, name="sms_count"),
     path("<int:client_id>/", views.thread, name="thread"),
     path("<int:client_id>/send/", views.send, name="send"),

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_POST
@@ -20,6 +21,7 @@ from messaging.inbox.forms import ComposeForm
 from messaging.inbox.sms import sms_count
 
 PAGE_SIZE = 25
+START_RESULTS = 20
 
 
 def inbox_view(view):
@@ -67,6 +69,26 @@ def conversation_list(request):
             trainers=staff_users() if manager else [],
             is_manager=manager,
         ),
+    )
+
+
+@require_GET
+@inbox_view
+def start(request):
+    """Find a client to write to (a conversation starts with its first message)."""
+    query = request.GET.get("q", "").strip()
+    clients = selectors.visible_clients(request.user).order_by("first_name", "last_name")
+    if query:
+        clients = clients.filter(
+            Q(first_name__icontains=query)
+            | Q(last_name__icontains=query)
+            | Q(email__icontains=query)
+            | Q(phone__icontains=query)
+        )
+    return TemplateResponse(
+        request,
+        "inbox/start.html",
+        _context(request, title="New message", query=query, clients=clients[:START_RESULTS] if query else []),
     )
 
 

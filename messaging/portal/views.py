@@ -24,8 +24,10 @@ from scheduling.models import Session
 
 
 def _protect(response):
-    # The token is in the URL: keep it out of Referer headers and search engines.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is in the URL: keep it out of other sites' Referer headers and
+    # out of search engines. Not "no-referrer": browsers then send "Origin: null"
+    # with the page's own forms, and the CSRF check rightly refuses them.
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 

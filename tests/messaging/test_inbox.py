@@ -327,3 +327,10 @@ def test_conversation_list_query_count_does_not_grow_with_conversations(
     with django_assert_max_num_queries(9):
         response = trainer_client.get(reverse("inbox:list"))
     assert response.status_code == 200
+
+
+def test_new_message_finds_only_the_users_own_clients(trainer_client, trainer, other_trainer):
+    ClientFactory(trainer=trainer, first_name="Anna", last_name="Mine")
+    ClientFactory(trainer=other_trainer, first_name="Anna", last_name="Theirs")
+    page = html(trainer_client.get(reverse("inbox:start"), {"q": "anna"}))
+    assert "Anna Mine" in page and "Anna Theirs" not in page

@@ -65,7 +65,7 @@ def test_portal_shows_the_clients_own_messages_sessions_payments_and_studio(clie
     assert "Room Mint" in page
     assert "61.50" in page and "Ten-pack" in page and "99.00" not in page
     assert 'name="viewport"' in page
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "no-store" in response["Cache-Control"]
 
 

@@ -1,0 +1,111 @@
+"""The main path in a real browser: trainer writes, client reads, replies and cancels.
+
+Drives Debian's Chromium (``apt-get install chromium``) through Playwright,
+headless and with the flags that keep it from dialling out; never a browser
+that Playwright downloads. Skips, with the reason, where either is missing.
+"""
+
+import os
+import shutil
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from django.utils import timezone
+
+from messaging.links import portal_link
+from messaging.models import Message
+from scheduling.models import Session
+from tests.factories import ClientFactory, SessionFactory, TrainerFactory
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytestmark = [
+    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"needs Debian's Chromium at {CHROMIUM}"),
+    pytest.mark.django_db(transaction=True),
+]
+
+PASSWORD = "pass-word-123"  # tests.factories.UserFactory
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls
+    # the test makes between browser steps are still plain synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_trainer_and_client_talk_and_the_client_cancels_a_session(browser, live_server, q_sync, settings):
+    settings.SITE_URL = live_server.url
+    trainer = TrainerFactory(username="coach")
+    client = ClientFactory(trainer=trainer, first_name="Robin", last_name="Runner")
+    session = SessionFactory(
+        client=client, starts_at=timezone.now() + timedelta(days=3), location="Room Blue"
+    )
+    link = portal_link(client)
+    assert urlsplit(link).netloc == urlsplit(live_server.url).netloc
+    expect = sync_api.expect
+
+    # The trainer logs in, opens the inbox and writes to Robin in-app.
+    staff = browser.new_page()
+    staff.goto(f"{live_server.url}/admin/login/?next=/inbox/")
+    staff.fill("#id_username", "coach")
+    staff.fill("#id_password", PASSWORD)
+    staff.click("input[type=submit]")
+    expect(staff).to_have_url(f"{live_server.url}/inbox/")
+    staff.click("#new-message")
+    staff.fill("#client-q", "Robin")
+    staff.click("#client-search button")
+    staff.click("text=Robin Runner")
+    expect(staff.locator("#id_channel_0")).to_be_checked()  # in-app comes first
+    staff.fill("#id_body", "Hi Robin, how did the legs feel after Monday? 💪")
+    expect(staff.locator("#sms-count")).to_contain_text("Not GSM-7")
+    staff.click("#send")
+    expect(staff.locator("#thread")).to_contain_text("how did the legs feel")
+    sent = Message.objects.get(client=client, direction="out")
+    assert (sent.channel, sent.sent_by_id) == ("in_app", trainer.pk)
+
+    # Robin opens the portal link (on a phone), reads it, replies, cancels.
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
+    phone.goto(link)
+    expect(phone.locator("header")).to_contain_text(settings.STUDIO_NAME)
+    expect(phone.locator("#messages")).to_contain_text("how did the legs feel")
+    sent.refresh_from_db()
+    assert sent.status == Message.Status.READ and sent.read_at is not None
+
+    phone.fill("#id_body", "A bit sore, but good! Can't make Thursday though.")
+    phone.click("#send-reply")
+    expect(phone.locator(".notice.success")).to_contain_text("Message sent")
+    expect(phone.locator("#messages")).to_contain_text("A bit sore")
+
+    phone.locator(f"#session-{session.pk}").get_by_role("button", name="Cancel").click()
+    expect(phone.locator(".notice.success")).to_contain_text("cancelled")
+    expect(phone.locator("#sessions")).not_to_contain_text("Room Blue")
+    session.refresh_from_db()
+    assert (session.status, session.cancelled_by) == (Session.Status.CANCELLED, Session.CancelledBy.CLIENT)
+
+    # The trainer sees the reply, unread, in the inbox.
+    staff.goto(f"{live_server.url}/inbox/")
+    expect(staff.locator("#inbox-link .inbox-badge")).to_have_text("1")
+    expect(staff.locator("table.conversations")).to_contain_text("A bit sore")
+    staff.click("text=Robin Runner")
+    expect(staff.locator("#thread")).to_contain_text("Can't make Thursday")
+    if os.environ.get("PORTAL_SCREENSHOTS"):
+        phone.goto(link)
+        phone.screenshot(path=os.path.join(os.environ["PORTAL_SCREENSHOTS"], "portal.png"), full_page=True)
+        staff.screenshot(path=os.path.join(os.environ["PORTAL_SCREENSHOTS"], "thread.png"), full_page=True)
