@@ -144,7 +144,7 @@ class CampaignStats:
     excluded: dict
     rows: list  # [Stat]
 
-    def __getitem__(self, label):
+    def count(self, label: str) -> int:
         return next(row.count for row in self.rows if row.label == label)
 
 
