@@ -11,6 +11,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from messaging.links import portal_link
@@ -48,6 +49,9 @@ def browser(monkeypatch):
             yield browser
         finally:
             browser.close()
+            # ORM calls made while Playwright's loop ran opened a connection in
+            # its context; close it so the test database can be dropped.
+            connections.close_all()
 
 
 def test_trainer_and_client_talk_and_the_client_cancels_a_session(browser, live_server, q_sync, settings):
