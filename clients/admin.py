@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.models import Payment
@@ -87,17 +88,19 @@ class ClientAdmin(TrainerScopedAdmin):
     )
 
     def get_queryset(self, request):
-        now = timezone.now()
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                _upcoming=Count(
-                    "sessions",
-                    filter=Q(sessions__status=Session.Status.SCHEDULED, sessions__starts_at__gte=now),
-                )
+        # A correlated subquery, not Count() over a join: no GROUP BY, so the
+        # model's ordering still applies (autocomplete pages are stable) and
+        # list filters on tags cannot multiply the count.
+        upcoming = (
+            Session.objects.filter(
+                client=OuterRef("pk"), status=Session.Status.SCHEDULED, starts_at__gte=timezone.now()
             )
+            .order_by()
+            .values("client")
+            .annotate(n=Count("pk"))
+            .values("n")
         )
+        return super().get_queryset(request).annotate(_upcoming=Coalesce(Subquery(upcoming), 0))
 
     @admin.display(description="Name", ordering="last_name")
     def full_name(self, obj):

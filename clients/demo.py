@@ -123,7 +123,7 @@ def seed_demo(*, clients_per_trainer: int = 20, seed: int = 2026) -> SeedReport:
             n = t_index * clients_per_trainer + c_index
             first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
             email = "" if n % 11 == 5 else f"{first}.{last}.{n}@example.com".lower()
-            phone = "" if n % 9 == 4 else f"+4477009{n:05d}"
+            phone = "" if n % 9 == 4 else f"+4477001{n:05d}"  # valid numbers, so staff can edit them
             if n % 10 == 0:
                 birth = date(1985 + n % 20, today.month, min(today.day, 28))  # a birthday today
             else:

@@ -17,6 +17,8 @@ STUDIO_MANAGER = "Studio manager"
 TRAINER_PERMISSIONS = {
     ("clients", "client"): ("view", "add", "change"),
     ("clients", "tag"): ("view", "add"),
+    # Read-only: the contact-preference history shown on their clients' pages.
+    ("clients", "consentchange"): ("view",),
     ("scheduling", "session"): ("view", "add", "change"),
     ("billing", "payment"): ("view", "add", "change"),
     ("messaging", "message"): ("view", "add"),
