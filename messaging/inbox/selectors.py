@@ -5,7 +5,7 @@ the clients they train. Everything here starts from :func:`visible_clients`,
 so a client outside the user's book is simply not found.
 """
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from clients.models import Client
@@ -83,20 +83,13 @@ def attach_last_messages(rows) -> list[Client]:
     return rows
 
 
-def thread(*, client: Client) -> QuerySet[Message]:
-    """Every message with this client, oldest first, across channels and both directions."""
-    return client.messages.select_related("sent_by").order_by("created_at", "pk")
+def thread(*, client: Client, latest: int | None = None) -> tuple[list[Message], bool]:
+    """Messages with this client, oldest first, across channels and both directions.
 
-
-def trainers_with_conversations(user):
-    """The trainers a manager may filter by (empty for a trainer)."""
-    if not is_manager(user):
-        return []
-    from django.contrib.auth import get_user_model
-
-    return (
-        get_user_model()
-        .objects.filter(Q(clients__messages__isnull=False))
-        .distinct()
-        .order_by("first_name", "username")
-    )
+    With ``latest``, only that many of the newest, and whether older ones exist.
+    """
+    messages = client.messages.select_related("sent_by")
+    if latest is None:
+        return list(messages.order_by("created_at", "pk")), False
+    newest = list(messages.order_by("-created_at", "-pk")[: latest + 1])
+    return newest[:latest][::-1], len(newest) > latest

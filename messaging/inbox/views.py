@@ -22,6 +22,7 @@ from messaging.inbox.sms import sms_count
 
 PAGE_SIZE = 25
 START_RESULTS = 20
+THREAD_LATEST = 100
 
 
 def inbox_view(view):
@@ -94,11 +95,14 @@ def start(request):
 
 def _thread_context(request, client, form):
     body = form["body"].value() or ""
+    show_all = request.GET.get("all") == "1"
+    thread, has_older = selectors.thread(client=client, latest=None if show_all else THREAD_LATEST)
     return _context(
         request,
         title=f"Conversation with {client.full_name}",
         client=client,
-        thread=selectors.thread(client=client),
+        thread=thread,
+        has_older=has_older,
         unread=selectors.unread_messages().filter(client=client).count(),
         form=form,
         sms=sms_count(body),

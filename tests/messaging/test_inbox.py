@@ -334,3 +334,39 @@ def test_new_message_finds_only_the_users_own_clients(trainer_client, trainer, o
     ClientFactory(trainer=other_trainer, first_name="Anna", last_name="Theirs")
     page = html(trainer_client.get(reverse("inbox:start"), {"q": "anna"}))
     assert "Anna Mine" in page and "Anna Theirs" not in page
+
+
+def test_a_long_thread_shows_the_newest_messages_and_offers_the_older_ones(
+    trainer_client, client_obj, monkeypatch
+):
+    from messaging.inbox import views
+
+    monkeypatch.setattr(views, "THREAD_LATEST", 3)
+    with time_machine.travel(timezone.now() - timedelta(hours=1), tick=False) as traveller:
+        for n in range(5):
+            traveller.shift(timedelta(minutes=1))
+            message(client_obj, body=f"number-{n}", status=Status.DELIVERED)
+
+    page = html(trainer_client.get(reverse("inbox:thread", args=[client_obj.pk])))
+    assert "number-1" not in page and "number-2" in page and "number-4" in page
+    assert page.index("number-2") < page.index("number-4")
+    assert "Show older messages" in page
+
+    page = html(trainer_client.get(reverse("inbox:thread", args=[client_obj.pk]), {"all": "1"}))
+    assert "number-0" in page and "Show older messages" not in page
+
+
+@pytest.mark.parametrize("messages", [5, 50])
+def test_thread_query_count_does_not_grow_with_messages(
+    trainer_client, trainer, client_obj, messages, django_assert_max_num_queries
+):
+    for n in range(messages):
+        message(client_obj, body=f"m{n}", status=Status.DELIVERED, sent_by=trainer)
+        inbound(client_obj)
+
+    # session, user, the user's and their groups' permissions, manager check,
+    # the client with their trainer, the messages with their senders, the
+    # thread's unread count, the unread badge in the header.
+    with django_assert_max_num_queries(9):
+        response = trainer_client.get(reverse("inbox:thread", args=[client_obj.pk]))
+    assert response.status_code == 200
