@@ -31,6 +31,11 @@ class ComposeForm(forms.Form):
     body = forms.CharField(
         max_length=BODY_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 5}), label="Message"
     )
+    add_portal_link = forms.BooleanField(
+        required=False,
+        label="Add a link to the client's portal",
+        help_text="Their messages, sessions (confirm or cancel), payments and contact preferences.",
+    )
 
     def __init__(self, *args, client, **kwargs):
         self.client = client

@@ -19,6 +19,7 @@ from clients.roles import is_manager
 from messaging.inbox import selectors, services
 from messaging.inbox.forms import ComposeForm
 from messaging.inbox.sms import sms_count
+from messaging.links import portal_link
 
 PAGE_SIZE = 25
 START_RESULTS = 20
@@ -135,10 +136,13 @@ def send(request, client_id):
     if not form.is_valid():
         return TemplateResponse(request, template, _thread_context(request, client, form), status=400)
     data = form.cleaned_data
+    body = data["body"]
+    if data["add_portal_link"]:
+        body = f"{body.rstrip()}\n\n{portal_link(client)}"
     message = services.inbox_send(
         client=client,
         channel=data["channel"],
-        body=data["body"],
+        body=body,
         subject=data["subject"] if data["channel"] == Channel.EMAIL else "",
         sent_by=request.user,
     )

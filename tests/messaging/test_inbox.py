@@ -1,13 +1,16 @@
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 import time_machine
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.utils import timezone
 
 from clients.models import Channel
 from messaging.inbox.sms import sms_count
 from messaging.models import Message
+from messaging.portal.tokens import client_from_token
+from messaging.webhooks import twilio_inbound_received
 from tests.factories import ClientFactory
 
 pytestmark = pytest.mark.django_db
@@ -132,8 +135,6 @@ def test_thread_shows_every_channel_in_time_order_with_statuses_and_reasons(trai
 
 
 def test_inbound_sms_from_the_webhook_appears_in_the_thread(trainer_client, client_obj):
-    from messaging.webhooks import twilio_inbound_received
-
     twilio_inbound_received(
         params={
             "From": str(client_obj.phone),
@@ -370,3 +371,16 @@ def test_thread_query_count_does_not_grow_with_messages(
     with django_assert_max_num_queries(9):
         response = trainer_client.get(reverse("inbox:thread", args=[client_obj.pk]))
     assert response.status_code == 200
+
+
+def test_compose_can_add_the_clients_portal_link(trainer_client, client_obj, settings):
+    settings.SITE_URL = "https://crm.example.com"
+    trainer_client.post(
+        reverse("inbox:send", args=[client_obj.pk]),
+        {"channel": "sms", "body": "Your plan is ready.", "add_portal_link": "on"},
+    )
+    body = Message.objects.get(client=client_obj).body
+    text, link = body.split("\n\n")
+    assert text == "Your plan is ready."
+    assert link.startswith("https://crm.example.com/portal/")
+    assert client_from_token(resolve(urlsplit(link).path).kwargs["token"]) == client_obj
