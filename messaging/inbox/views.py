@@ -134,7 +134,9 @@ def send(request, client_id):
     form = ComposeForm(request.POST, client=client)
     template = "inbox/_conversation.html" if request.htmx else "inbox/thread.html"
     if not form.is_valid():
-        return TemplateResponse(request, template, _thread_context(request, client, form), status=400)
+        # htmx swaps only 2xx answers; the form with its errors must still show.
+        status = 200 if request.htmx else 400
+        return TemplateResponse(request, template, _thread_context(request, client, form), status=status)
     data = form.cleaned_data
     body = data["body"]
     if data["add_portal_link"]:

@@ -384,3 +384,14 @@ def test_compose_can_add_the_clients_portal_link(trainer_client, client_obj, set
     assert text == "Your plan is ready."
     assert link.startswith("https://crm.example.com/portal/")
     assert client_from_token(resolve(urlsplit(link).path).kwargs["token"]) == client_obj
+
+
+def test_an_htmx_send_with_errors_still_shows_them(trainer_client, client_obj):
+    client_obj.sms_opted_out_at = timezone.now()
+    client_obj.save()
+    response = trainer_client.post(
+        reverse("inbox:send", args=[client_obj.pk]), {"channel": "sms", "body": "Hi"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert "cannot receive SMS" in html(response)
+    assert not Message.objects.exists()
