@@ -3,6 +3,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from automation import previews, templating
 from automation.forms import AutomationRuleForm
@@ -116,7 +117,7 @@ class AutomationRuleAdmin(admin.ModelAdmin):
                     event.value,
                     ""
                     if obj is None or obj.trigger_event in ("", event)
-                    else format_html(' style="display:none"'),
+                    else mark_safe(' style="display:none"'),
                     event.label,
                     f"category by default: {DEFAULT_CATEGORY[event]}",
                     format_html_join(
