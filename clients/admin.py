@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from billing.models import Payment
 from clients.admin_scoping import TrainerScopedAdmin
+from clients.forms import ClientForm
 from clients.models import Client, ConsentChange, Tag
 from clients.roles import is_manager
 from scheduling.models import Session
@@ -54,6 +55,7 @@ class ConsentChangeInline(admin.TabularInline):
 
 @admin.register(Client)
 class ClientAdmin(TrainerScopedAdmin):
+    form = ClientForm
     list_display = ("full_name", "email", "phone", "trainer", "status", "upcoming_sessions", "created_at")
     list_display_links = ("full_name",)
     list_filter = ("status", "trainer", "tags", "email_marketing", "sms_marketing")
@@ -115,6 +117,11 @@ class ClientAdmin(TrainerScopedAdmin):
         if not is_manager(request.user):
             fields.append("trainer")
         return fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.current_user = request.user  # a fresh class per call
+        return form
 
     def save_model(self, request, obj, form, change):
         if not change and not obj.trainer_id:

@@ -1,0 +1,52 @@
+from django import forms
+
+from clients.models import Client
+from clients.selectors import client_email_taken
+
+
+class ClientForm(forms.ModelForm):
+    """Reports a duplicate email on the email field, whoever the client belongs to.
+
+    The database constraint is per trainer, and a trainer never sees the trainer
+    field (their clients are theirs), so Django's own constraint check would skip
+    it and the insert would fail with an IntegrityError instead.
+    """
+
+    #: The user filling the form in; set by the admin.
+    current_user = None
+
+    class Meta:
+        model = Client
+        fields = (
+            "first_name",
+            "last_name",
+            "status",
+            "trainer",
+            "tags",
+            "notes",
+            "email",
+            "phone",
+            "timezone",
+            "birth_date",
+            "email_reminders",
+            "email_marketing",
+            "sms_reminders",
+            "sms_marketing",
+        )
+
+    def owner(self):
+        if "trainer" in self.fields:
+            return self.cleaned_data.get("trainer")
+        if self.instance.trainer_id:
+            return self.instance.trainer
+        return self.current_user
+
+    def clean(self):
+        cleaned = super().clean()
+        email, owner = cleaned.get("email"), self.owner()
+        if email and client_email_taken(trainer=owner, email=email, exclude_pk=self.instance.pk):
+            if owner == self.current_user:
+                self.add_error("email", "You already have a client with this email.")
+            else:
+                self.add_error("email", "This trainer already has a client with this email.")
+        return cleaned
