@@ -1,0 +1,66 @@
+"""The admin lists cost the same number of queries for 5 rows as for 50 (no N+1)."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from scheduling.models import Session
+from tests.factories import ClientFactory, PaymentFactory, SessionFactory, TagFactory
+
+pytestmark = pytest.mark.django_db
+
+LISTS = ["/admin/clients/client/", "/admin/scheduling/session/", "/admin/billing/payment/"]
+
+
+def add_rows(trainer, count, offset=0):
+    tags = [TagFactory(name=f"tag-{i}") for i in range(3)]
+    for i in range(offset, offset + count):
+        client = ClientFactory(trainer=trainer)
+        client.tags.add(tags[i % 3])
+        SessionFactory(client=client, starts_at=timezone.now() + timedelta(days=1, hours=i))
+        PaymentFactory(client=client)
+
+
+def queries_for(http, url):
+    with CaptureQueriesContext(connection) as captured:
+        response = http.get(url)
+    assert response.status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize("url", LISTS)
+@pytest.mark.parametrize("who", ["trainer_client", "manager_client"])
+def test_list_query_count_does_not_grow_with_rows(request, trainer, django_assert_max_num_queries, url, who):
+    http = request.getfixturevalue(who)
+    add_rows(trainer, 5)
+    http.get(url)  # warm per-process caches (content types)
+    with_five = queries_for(http, url)
+    # Expected, whatever the row count (about a dozen):
+    #   session, user, user permissions, group permissions, "is manager?" group check,
+    #   [managers: the trainer filter's users], [clients: the tag filter's tags],
+    #   filtered count, total count, the page of rows (one query, related rows joined,
+    #   upcoming sessions as a subquery), site-wide context (unread inbox count),
+    #   date hierarchy: min/max and the distinct days.
+    assert with_five <= 14
+
+    add_rows(trainer, 45, offset=5)
+    with django_assert_max_num_queries(with_five):
+        response = http.get(url)
+    assert response.context["cl"].result_count == 50
+
+
+def test_upcoming_sessions_column_counts_only_future_scheduled_sessions(trainer_client, trainer):
+    client = ClientFactory(trainer=trainer, first_name="Una")
+    client.tags.add(TagFactory(name="a"), TagFactory(name="b"))
+    soon = timezone.now() + timedelta(days=1)
+    SessionFactory(client=client, starts_at=soon)
+    SessionFactory(client=client, starts_at=soon + timedelta(days=7))
+    SessionFactory(client=client, starts_at=soon + timedelta(days=14), status=Session.Status.CANCELLED)
+    SessionFactory(client=client, starts_at=timezone.now() - timedelta(days=7))
+    for query in ["", f"?tags__id__exact={client.tags.first().pk}", "?o=6"]:
+        response = trainer_client.get("/admin/clients/client/" + query)
+        [row] = response.context["cl"].result_list
+        assert row._upcoming == 2
