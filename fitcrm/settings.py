@@ -30,6 +30,11 @@ if not SECRET_KEY:
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    # Otherwise every request would answer 400 with nothing in the log to say why.
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS must be set when DEBUG is off, e.g. ALLOWED_HOSTS=crm.example.com"
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # The public base URL: absolute links in messages and the URL Twilio signs.
@@ -162,6 +167,8 @@ MARKETING_WEEKLY_CAP_PER_CLIENT = env.int("MARKETING_WEEKLY_CAP_PER_CLIENT", def
 MARKETING_EMAILS_PER_MINUTE = env.int("MARKETING_EMAILS_PER_MINUTE", default=600)
 # One delivery task stops taking new batches after this long; must stay below Q_CLUSTER["timeout"].
 MESSAGING_TASK_SECONDS = env.int("MESSAGING_TASK_SECONDS", default=60)
+# PostgreSQL: delivery bookkeeping commits without waiting for the disk (see messaging/services.py).
+MESSAGING_RELAXED_COMMIT = strict_bool(env, "MESSAGING_RELAXED_COMMIT", default=True)
 
 # --- Automation ----------------------------------------------------------------
 TRIGGERS_TOKEN = env.str("TRIGGERS_TOKEN", default="")
