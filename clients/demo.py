@@ -6,6 +6,7 @@ run (even on another day) adds nothing.
 """
 
 import random
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -122,7 +123,10 @@ def seed_demo(*, clients_per_trainer: int = 20, seed: int = 2026) -> SeedReport:
         for c_index in range(clients_per_trainer):
             n = t_index * clients_per_trainer + c_index
             first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
-            email = "" if n % 11 == 5 else f"{first}.{last}.{n}@example.com".lower()
+            # ASCII addresses: Django's email validation refuses "müller@", and
+            # demo clients must be editable in the admin as they are.
+            ascii_last = unicodedata.normalize("NFKD", last).encode("ascii", "ignore").decode()
+            email = "" if n % 11 == 5 else f"{first}.{ascii_last}.{n}@example.com".lower()
             phone = "" if n % 9 == 4 else f"+4477001{n:05d}"  # valid numbers, so staff can edit them
             if n % 10 == 0:
                 birth = date(1985 + n % 20, today.month, min(today.day, 28))  # a birthday today

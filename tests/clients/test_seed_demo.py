@@ -1,0 +1,110 @@
+"""seed_demo: a believable studio, the same after a second run."""
+
+from datetime import datetime
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from billing.models import Payment
+from clients.models import Client, Tag
+from clients.roles import STUDIO_MANAGER, TRAINER
+from scheduling.models import Session
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2027, 5, 12, 10, tzinfo=ZoneInfo("Europe/London"))
+
+
+def counts():
+    User = get_user_model()
+    return {
+        "users": User.objects.count(),
+        "clients": Client.objects.count(),
+        "tags": Tag.objects.count(),
+        "client_tags": Client.tags.through.objects.count(),
+        "sessions": Session.objects.count(),
+        "payments": Payment.objects.count(),
+        "trainers": User.objects.filter(groups__name=TRAINER).count(),
+        "managers": User.objects.filter(groups__name=STUDIO_MANAGER).count(),
+    }
+
+
+@pytest.fixture
+def seeded(settings):
+    settings.DEBUG = True  # as under `make run`; the test runner turns it off
+    out = StringIO()
+    with time_machine.travel(NOW, tick=False):
+        call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_running_it_twice_gives_the_same_counts(seeded):
+    first = counts()
+    out = StringIO()
+    with time_machine.travel(NOW, tick=False):
+        call_command("seed_demo", stdout=out)
+    assert counts() == first
+    assert "0 users, 0 clients, 0 sessions, 0 payments created" in out.getvalue()
+
+
+def test_a_second_run_on_a_later_day_adds_nothing_either(seeded):
+    first = counts()
+    with time_machine.travel(datetime(2027, 5, 20, 10, tzinfo=ZoneInfo("Europe/London")), tick=False):
+        call_command("seed_demo", stdout=StringIO())
+    assert counts() == first
+
+
+def test_it_prints_the_logins_and_they_work(seeded, client):
+    assert "admin    fitcrm-admin" in seeded
+    for username in ["maria", "anna", "ben", "chloe"]:
+        assert f"{username:<8} fitcrm-demo" in seeded
+    assert client.login(username="admin", password="fitcrm-admin")
+    assert client.login(username="anna", password="fitcrm-demo")
+
+
+def test_the_studio_is_believable(seeded):
+    c = counts()
+    assert (c["trainers"], c["managers"]) == (3, 1)
+    assert 55 <= c["clients"] <= 65
+    assert {tz or "studio" for tz in Client.objects.values_list("timezone", flat=True)} == {
+        "studio",
+        "America/New_York",
+        "Australia/Sydney",
+    }
+    assert Client.objects.filter(email="").exists()
+    assert Client.objects.filter(phone="").exists()
+    today = NOW.date()
+    assert Client.objects.filter(birth_date__month=today.month, birth_date__day=today.day).count() >= 3
+    statuses = set(Session.objects.values_list("status", flat=True))
+    assert statuses == {"scheduled", "completed", "cancelled", "no_show"}
+    assert Session.objects.filter(starts_at__lt=NOW).exists()
+    assert Session.objects.filter(starts_at__gt=NOW).exists()
+    assert set(Payment.objects.values_list("status", flat=True)) == {
+        "pending",
+        "paid",
+        "overdue",
+        "cancelled",
+    }
+    assert not Payment.objects.filter(status="paid", paid_at__isnull=True).exists()
+
+
+def test_every_seeded_client_can_be_saved_from_the_admin_unchanged(seeded):
+    # Demo data must pass the same validation staff face (phones, time zones, emails).
+    from clients.forms import ClientForm
+
+    for client in Client.objects.all():
+        data = {f: getattr(client, f) for f in ClientForm._meta.fields if f != "tags"}
+        data["trainer"] = client.trainer_id
+        data["phone"] = str(client.phone)
+        form = ClientForm(data=data, instance=client)
+        assert form.is_valid(), (client, form.errors)
+
+
+def test_it_refuses_to_seed_a_production_database(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="Refusing to seed demo data with DEBUG off"):
+        call_command("seed_demo", stdout=StringIO())
+    assert not Client.objects.exists()
