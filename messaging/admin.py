@@ -66,7 +66,6 @@ class MessageAdmin(TrainerScopedAdmin):
         "attempts",
         "next_attempt_at",
         "claimed_at",
-        "attempt_started_at",
         "not_after",
         "created_at",
         "sent_at",
@@ -90,7 +89,7 @@ class MessageAdmin(TrainerScopedAdmin):
             {
                 "fields": (
                     ("created_at", "sent_at", "delivered_at", "read_at", "failed_at"),
-                    ("attempts", "next_attempt_at", "claimed_at", "attempt_started_at", "not_after"),
+                    ("attempts", "next_attempt_at", "claimed_at", "not_after"),
                 )
             },
         ),

@@ -44,11 +44,6 @@ class Message(TimeStampedModel):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
-    attempt_started_at = models.DateTimeField(
-        null=True,
-        blank=True,
-        help_text="Set just before the provider is called; cleared when the outcome is known.",
-    )
     not_after = models.DateTimeField(
         null=True, blank=True, help_text="Suppress instead of sending after this moment (e.g. session start)."
     )

@@ -217,20 +217,18 @@ def test_every_step_is_in_the_history(client_obj, twilio_http):
         clock.move_to(refreshed(message).next_attempt_at)
         deliver_due(limit=10)
 
-    assert list(MessageEvent.objects.filter(message=message).values_list("status", flat=True)) == [
-        "queued",
-        "sent",
-    ]
+    # The detour is in the history; the plain success is in the timestamps.
+    assert list(MessageEvent.objects.filter(message=message).values_list("status", flat=True)) == ["queued"]
+    assert "attempt 1 failed" in MessageEvent.objects.get(message=message).detail
+    assert refreshed(message).sent_at is not None
 
 
-def test_a_batch_costs_a_fixed_number_of_queries_per_message(
-    client_obj, esp_email, django_assert_num_queries
-):
+def test_a_batch_costs_one_write_per_message(client_obj, esp_email, django_assert_num_queries, on_postgres):
     for i in range(3):
         send_message(client=client_obj, channel="email", subject=f"S{i}", body="Hello")
     # recover_stuck: 1 select of stuck rows
     # claim: savepoint, select ids (non-marketing), exists (marketing email), update, select claimed, release
-    # per message (3×): mark attempt started, record outcome
-    # batch end: bulk insert of the history rows
-    with django_assert_num_queries(1 + 6 + 3 * 2 + 1):
+    # PostgreSQL only: SET / RESET synchronous_commit around the batch
+    # per message (3×): record the outcome
+    with django_assert_num_queries(1 + 6 + (2 if on_postgres else 0) + 3):
         assert deliver_due(limit=10) == 3
