@@ -239,3 +239,36 @@ def test_concurrent_workers_never_claim_the_same_message(trainer):
         t.join()
     assert len(claimed) == 200
     assert len(set(claimed)) == 200
+
+
+@pytest.mark.django_db
+def test_the_periodic_delivery_schedule_exists_once_by_name():
+    from django_q.models import Schedule
+
+    (schedule,) = Schedule.objects.filter(func="messaging.tasks.deliver_pending")
+    assert schedule.name == "messaging: deliver due messages"
+    assert schedule.schedule_type == Schedule.MINUTES
+    assert schedule.minutes == 1
+
+
+@pytest.mark.django_db
+def test_an_unexpected_error_in_one_message_does_not_stall_the_batch(
+    client_obj, esp_email, monkeypatch, caplog
+):
+    from messaging.channels.email import EmailChannel
+
+    original = EmailChannel.send
+
+    def send(self, message):
+        if message.body == "bad":
+            raise KeyError("template variable")
+        return original(self, message)
+
+    monkeypatch.setattr(EmailChannel, "send", send)
+    with time_machine.travel(NOON, tick=False):
+        bad = send_message(client=client_obj, channel="email", body="bad")
+        good = send_message(client=client_obj, channel="email", body="good")
+        assert deliver_due(limit=10) == 2
+    assert statuses(bad, good) == [Message.Status.QUEUED, Message.Status.SENT]
+    assert "unexpected error" in Message.objects.get(pk=bad.pk).error
+    assert "unexpected error sending message" in caplog.text

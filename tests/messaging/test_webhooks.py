@@ -251,3 +251,9 @@ def test_anymail_webhook_view_needs_its_basic_auth_secret(client, sent_email, se
     assert ok.status_code == 200
     sent_email.refresh_from_db()
     assert sent_email.status == Message.Status.DELIVERED
+
+
+def test_a_21610_status_callback_records_the_opt_out(client, sent_sms, client_obj):
+    twilio_post(client, STATUS_URL, status_params(sent_sms, "failed", ErrorCode="21610"))
+    client_obj.refresh_from_db()
+    assert client_obj.sms_opted_out_at is not None
