@@ -124,8 +124,8 @@ def plan_recipients(*, campaign: Campaign, now: dt.datetime | None = None) -> Pl
         subject, body = render(client, now)
         batch.append(
             Message(
-                client=client,
-                campaign=campaign,
+                client_id=client.pk,
+                campaign_id=campaign.pk,
                 channel=Channel.EMAIL,
                 category=Category.MARKETING,
                 status=Message.Status.QUEUED,
@@ -269,9 +269,10 @@ def test_send_deliver(*, message_id: int) -> bool:
     from messaging.channels import DeliveryError, get_channel
 
     now = timezone.now()
+    # attempts 0 → 1 is the claim: a retried task does not send the test twice.
     claimed = Message.objects.filter(
-        pk=message_id, client__isnull=True, status=Message.Status.SENDING, attempt_started_at__isnull=True
-    ).update(attempt_started_at=now, attempts=F("attempts") + 1)
+        pk=message_id, client__isnull=True, status=Message.Status.SENDING, attempts=0
+    ).update(attempts=F("attempts") + 1, updated_at=now)
     if not claimed:
         return False
     message = Message.objects.get(pk=message_id)
@@ -284,7 +285,6 @@ def test_send_deliver(*, message_id: int) -> bool:
             status=Message.Status.FAILED,
             error=str(exc)[:2000],
             failed_at=timezone.now(),
-            attempt_started_at=None,
         )
         return False
     finally:
@@ -294,7 +294,6 @@ def test_send_deliver(*, message_id: int) -> bool:
         status=Message.Status.SENT,
         provider_id=result.provider_id,
         sent_at=done,
-        attempt_started_at=None,
         updated_at=done,
     )
     return True

@@ -223,12 +223,13 @@ def test_marketing_email_is_throttled_and_transactional_mail_overtakes_it(
     with time_machine.travel(NOW + dt.timedelta(seconds=5), tick=False):
         # Queued after the whole campaign, sent before it.
         reminder = send_message(client=reminder_client, channel="email", subject="Reminder", body="See you")
-        assert deliver_due(limit=2) == 2
+        # The engine's next batch of one takes the reminder, not the oldest campaign email.
+        assert deliver_due(limit=1) == 1
         reminder.refresh_from_db()
         assert reminder.status == Message.Status.SENT
-        assert mail.outbox[0].subject == "Reminder"
-        # The rest of this minute: the throttle allows 3 marketing emails in all.
-        assert deliver_due(limit=50) == 2
+        assert [m.subject for m in mail.outbox] == ["Reminder"]
+        # The rest of this minute: the throttle allows 3 marketing emails.
+        assert deliver_due(limit=50) == 3
         assert deliver_due(limit=50) == 0
 
     sent_per_minute = []
