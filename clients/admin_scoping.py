@@ -7,6 +7,7 @@ queryset, so an object outside it answers "not found", never the page.
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.http import HttpResponseBadRequest
 
 from clients.roles import is_manager
 
@@ -34,6 +35,16 @@ class TrainerScopedAdmin(admin.ModelAdmin):
         elif not manager and db_field.name == "session":
             kwargs["queryset"] = db_field.remote_field.model.objects.filter(client__trainer=request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_search_results(self, request, queryset, search_term):
+        # PostgreSQL refuses NUL characters in text parameters: that would be a
+        # 500 from the search box or an autocomplete instead of "no results".
+        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
+
+    def changelist_view(self, request, extra_context=None):
+        if any("\x00" in key + "".join(values) for key, values in request.GET.lists()):
+            return HttpResponseBadRequest("The address contains a NUL character.")
+        return super().changelist_view(request, extra_context)
 
     def get_list_filter(self, request):
         filters = list(super().get_list_filter(request))
