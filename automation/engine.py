@@ -220,9 +220,7 @@ class _Compiled:
         return self._cache[rule.pk]
 
 
-def _send(occ: Occurrence, client, session, payment, now, compiled: _Compiled):
-    from messaging.services import send_message
-
+def _render(occ: Occurrence, client, session, payment, now, compiled: _Compiled) -> tuple[str, str]:
     rule = occ.rule
     subject_tpl, body_tpl, names = compiled.get(rule)
     context = templating.context_for(client=client, session=session, payment=payment, now=now, names=names)
@@ -230,13 +228,19 @@ def _send(occ: Occurrence, client, session, payment, now, compiled: _Compiled):
     body = templating.render(body_tpl, context)
     if not body:
         raise ValueError("the message body rendered empty")
+    return subject, body
+
+
+def _send(occ: Occurrence, client, session, payment, subject, body):
+    from messaging.services import send_message
+
     return send_message(
         client=client,
-        channel=rule.channel,
+        channel=occ.rule.channel,
         body=body,
         subject=subject,
-        category=rule.effective_category,
-        rule=rule,
+        category=occ.rule.effective_category,
+        rule=occ.rule,
         session=session,
         payment=payment,
         not_after=_not_after(occ, client, session),
@@ -269,6 +273,10 @@ def _claim(occurrences, now) -> set:
         return {(rule_id, key): pk for pk, rule_id, key in cursor.fetchall()}
 
 
+class _RetryCarefully(Exception):
+    """Creating a message failed mid-batch: redo the batch with a savepoint per message."""
+
+
 def fire_occurrences(occurrences, *, now: datetime | None = None, dry_run: bool = False) -> FireResult:
     """Fire each occurrence at most once, ever. Returns outcomes per rule."""
     now = now or timezone.now()
@@ -278,13 +286,25 @@ def fire_occurrences(occurrences, *, now: datetime | None = None, dry_run: bool 
         batch = occurrences[start : start + BATCH_SIZE]
         if dry_run:
             result.merge(_dry_run(batch, now))
-        else:
-            result.merge(_fire_batch(batch, now))
+            continue
+        try:
+            result.merge(_fire_batch(batch, now, careful=False))
+        except _RetryCarefully:
+            # The whole batch rolled back (claims included), so nothing is lost or doubled.
+            logger.warning("automation: creating a message failed; retrying the batch one by one")
+            result.merge(_fire_batch(batch, now, careful=True))
     return result
 
 
 @transaction.atomic
-def _fire_batch(batch, now) -> FireResult:
+def _fire_batch(batch, now, *, careful: bool) -> FireResult:
+    """Claim, re-check and send one batch in one transaction.
+
+    The usual path has no savepoint per message (two fewer queries each); when
+    creating a message fails the transaction may be unusable, so the batch is
+    rolled back and redone ``careful``-ly, each message in its own savepoint,
+    and the failure is recorded on that occurrence's log row.
+    """
     result = FireResult()
     claimed = _claim(batch, now)
     mine = []
@@ -308,17 +328,42 @@ def _fire_batch(batch, now) -> FireResult:
             log.status, log.error = LogStatus.SKIPPED, reason
         else:
             try:
-                # A savepoint, so one failing occurrence leaves the batch's transaction usable.
-                with transaction.atomic():
-                    log.message = _send(occ, client, session, payment, now, compiled)
+                subject, body = _render(occ, client, session, payment, now, compiled)
+                if careful:
+                    with transaction.atomic():
+                        log.message = _send(occ, client, session, payment, subject, body)
+                else:
+                    try:
+                        log.message = _send(occ, client, session, payment, subject, body)
+                    except Exception as exc:
+                        raise _RetryCarefully from exc
                 log.status = LogStatus.SENT
+            except _RetryCarefully:
+                raise
             except Exception as exc:  # recorded on the log row: the error is the rule's outcome
                 logger.exception("automation rule %s failed for %s", occ.rule.pk, occ.key)
                 log.status, log.error = LogStatus.FAILED, f"{type(exc).__name__}: {exc}"
         result.add(occ.rule.pk, log.status)
         logs.append(log)
-    AutomationLog.objects.bulk_update(logs, ["status", "error", "message", "client"])
+    _record(logs)
     return result
+
+
+def _record(logs):
+    """Write every outcome of the batch in one UPDATE ... FROM (VALUES ...)."""
+    table = AutomationLog._meta.db_table
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(logs))
+    params = []
+    for log in logs:
+        params += [log.pk, log.status, log.error, log.message.pk if log.message else None, log.client_id]
+    sql = (
+        f"WITH v (id, status, error, message_id, client_id) AS (VALUES {values}) "
+        f"UPDATE {table} SET status = v.status, error = v.error, "
+        f"message_id = CAST(v.message_id AS bigint), client_id = CAST(v.client_id AS bigint) "
+        f"FROM v WHERE {table}.id = CAST(v.id AS bigint)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _dry_run(batch, now) -> FireResult:

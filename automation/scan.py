@@ -20,6 +20,7 @@ import logging
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -233,16 +234,34 @@ def _zone_names() -> tuple[str, ...]:
 
 
 def birthday_dates(start: datetime, now: datetime, hour: int) -> dict[date, set[str]]:
-    """Local dates whose ``hour`` o'clock falls in (start, now], with the zones it does in."""
-    found = {}
+    """Local dates whose ``hour`` o'clock falls in (start, now], with the zones it does in.
+
+    Zones on the same UTC offsets at both ends of a short window behave alike, so
+    each offset pair is worked out once instead of once for each of ~600 zones.
+    """
+    groups = {}
     for name in _zone_names():
         tz = ZoneInfo(name)
-        day, last = start.astimezone(tz).date(), now.astimezone(tz).date()
-        while day <= last:
-            if start < datetime.combine(day, time(hour), tzinfo=tz) <= now:
+        groups.setdefault((tz.utcoffset(start), tz.utcoffset(now)), []).append(name)
+    short = now - start <= timedelta(days=7)
+    found = {}
+    for (offset_start, offset_now), names in groups.items():
+        if short and offset_start == offset_now:
+            for day in _local_dates_at(start, now, hour, dt_timezone(offset_start)):
+                found.setdefault(day, set()).update(names)
+            continue
+        for name in names:
+            for day in _local_dates_at(start, now, hour, ZoneInfo(name)):
                 found.setdefault(day, set()).add(name)
-            day += timedelta(days=1)
     return found
+
+
+def _local_dates_at(start, now, hour, tz):
+    day, last = start.astimezone(tz).date(), now.astimezone(tz).date()
+    while day <= last:
+        if start < datetime.combine(day, time(hour), tzinfo=tz) <= now:
+            yield day
+        day += timedelta(days=1)
 
 
 def _is_leap(year: int) -> bool:

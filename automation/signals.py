@@ -6,7 +6,6 @@ Bookkeeping writes use ``.update()``, which fires no signal at all.
 """
 
 from datetime import datetime
-from functools import partial
 
 from django.db import transaction
 from django.db.models.signals import post_init, post_save
@@ -26,8 +25,13 @@ def enqueue_event(event: str, pk: int, at: datetime):
 
 
 def _on_commit(event, pk):
+    at = timezone.now()
+
+    def enqueue():
+        enqueue_event(event, pk, at)
+
     # robust: a broker hiccup must not turn a committed booking into an error page.
-    transaction.on_commit(partial(enqueue_event, event, pk, timezone.now()), robust=True)
+    transaction.on_commit(enqueue, robust=True)
 
 
 def _seen(instance, *names):

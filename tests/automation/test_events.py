@@ -268,3 +268,40 @@ def test_session_cancelled_before_the_worker_runs_gets_no_booking_message(client
     services.handle_event(event=services.SESSION_CREATED, pk=session.pk)
     log = AutomationLog.objects.get()
     assert (log.status, log.error) == ("skipped", "session cancelled")
+
+
+def test_a_database_error_creating_one_message_is_recorded_and_the_batch_carries_on(make_rule, monkeypatch):
+    """The batch is redone with a savepoint per message; only the broken one fails."""
+    from django.db import IntegrityError
+
+    import messaging.services
+
+    rule = make_rule(TriggerEvent.SESSION_CREATED)
+    sessions = [SessionFactory() for _ in range(3)]
+    real = messaging.services.send_message
+    broken_client = sessions[1].client
+
+    def send_message(**kwargs):
+        message = real(**kwargs)
+        if kwargs["client"] == broken_client:
+            # After its row went in: only rolling back can undo it.
+            raise IntegrityError("simulated")
+        return message
+
+    monkeypatch.setattr(messaging.services, "send_message", send_message)
+    from automation import engine
+
+    occurrences = [
+        engine.Occurrence(
+            rule=rule, key=engine.session_created_key(s.pk), client_id=s.client_id, session_id=s.pk
+        )
+        for s in sessions
+    ]
+    result = engine.fire_occurrences(occurrences)
+    assert dict(result.per_rule[rule.pk]) == {"sent": 2, "failed": 1}
+    assert set(Message.objects.values_list("client", flat=True)) == {
+        sessions[0].client_id,
+        sessions[2].client_id,
+    }
+    failed = AutomationLog.objects.get(status="failed")
+    assert failed.client == broken_client and "simulated" in failed.error
