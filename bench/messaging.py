@@ -225,7 +225,10 @@ def run(args) -> dict:
     parser = argparse.ArgumentParser(prog="bench messaging")
     parser.add_argument("--count", type=int, default=10_000, help="messages for the worker and the floor")
     parser.add_argument(
-        "--naive-count", type=int, default=10_000, help="messages for the naive peer (it is slow)"
+        "--naive-count",
+        type=int,
+        default=2_000,
+        help="messages for the naive peer (~20/s: 10,000 take 8 min)",
     )
     parser.add_argument("--workers", type=int, default=int(os.environ.get("Q_WORKERS", 2)))
     opts = parser.parse_args(args)
