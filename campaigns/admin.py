@@ -3,6 +3,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors, services
@@ -174,7 +175,7 @@ class CampaignAdmin(TrainerScopedAdmin):
             if campaign.scheduled_at is None:
                 raise ValidationError("Set the send time and save the campaign first.")
             services.campaign_schedule(campaign=campaign, at=campaign.scheduled_at, user=request.user)
-            return f"Scheduled for {campaign.scheduled_at:%d %b %Y %H:%M} (studio time)."
+            return f"Scheduled for {timezone.localtime(campaign.scheduled_at):%d %b %Y %H:%M} (studio time)."
 
         return self._act(request, object_id, action)
 

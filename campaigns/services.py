@@ -27,6 +27,7 @@ from messaging.services import kick_delivery_on_commit
 logger = logging.getLogger(__name__)
 
 PLAN_BATCH_SIZE = 2000
+CONTENT_FIELDS = ("name", "subject", "body", "segment", "scheduled_at")
 
 #: What the planner reads from each client: consent, address, template variables.
 CLIENT_FIELDS = (
@@ -55,13 +56,20 @@ def _check_segment_allowed(*, segment: Segment, user) -> None:
 
 def campaign_save(*, campaign: Campaign, user=None) -> Campaign:
     """Validate (templates included) and save a draft or scheduled campaign."""
-    if campaign.pk and not Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE).exists():
-        raise ValidationError("This campaign has already been sent or cancelled and can no longer change.")
     if campaign.created_by_id is None and user is not None:
         campaign.created_by = user
     _check_segment_allowed(segment=campaign.segment, user=user)
     campaign.full_clean()
-    campaign.save()
+    if campaign._state.adding:
+        campaign.save()
+        return campaign
+    # Only the content, and only while still editable: a planner may have claimed the
+    # campaign since the form was opened, and a full save() would put back its old status.
+    updated = Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE).update(
+        **{name: getattr(campaign, name) for name in CONTENT_FIELDS}, updated_at=timezone.now()
+    )
+    if not updated:
+        raise ValidationError("This campaign has already been sent or cancelled and can no longer change.")
     return campaign
 
 

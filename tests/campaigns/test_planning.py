@@ -162,6 +162,17 @@ def test_a_sent_campaign_can_no_longer_be_edited(make_campaign):
         services.campaign_save(campaign=campaign, user=campaign.created_by)
 
 
+def test_saving_a_stale_form_after_the_planner_claimed_the_campaign_changes_nothing(make_campaign):
+    campaign = make_campaign()
+    stale = Campaign.objects.get(pk=campaign.pk)
+    plan_now(campaign)
+    stale.subject = "too late"
+    with pytest.raises(ValidationError):
+        services.campaign_save(campaign=stale, user=stale.created_by)
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.subject) == ("sent", "News for {{ first_name }}")
+
+
 # --- Cancel ------------------------------------------------------------------------
 
 
