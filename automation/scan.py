@@ -324,6 +324,8 @@ def scan(*, now: datetime | None = None, dry_run: bool = False) -> ScanResult:
         except Exception as exc:  # one broken event type must not stop the others; reported as an error
             logger.exception("automation scan: %s failed", event)
             result.errors.append(f"{event}: {type(exc).__name__}: {exc}")
-    if not dry_run:
+    if not dry_run and result.ok:
+        # After a failure the next scan covers this window again (the log makes that safe),
+        # so whatever the failure held up still goes once it is fixed.
         _advance(now)
     return result

@@ -411,3 +411,39 @@ def test_the_schedule_exists_after_migrate():
     ensure_schedule()  # idempotent
     schedule = Schedule.objects.get(name=SCHEDULE_NAME)
     assert (schedule.func, schedule.schedule_type, schedule.minutes) == ("automation.tasks.run_scan", "I", 5)
+
+
+def test_a_failing_event_type_does_not_stop_the_others_and_is_retried_next_scan(
+    reminder, make_rule, monkeypatch
+):
+    from automation import scan as scan_module
+
+    birthday = make_rule(TriggerEvent.BIRTHDAY, channel="in_app", created_at=LONG_AGO)
+    ClientFactory(birth_date=date(1990, 12, 1))
+    session = session_at(utc(2026, 12, 2, 9, 0))
+    scan_at(utc(2026, 12, 1, 8, 55))
+
+    def broken(rules, start, now):
+        raise RuntimeError("bug in the finder")
+
+    monkeypatch.setitem(scan_module.FINDERS, TriggerEvent.SESSION_SCHEDULED, broken)
+    result = scan_at(utc(2026, 12, 1, 9, 0))
+    assert result.errors == ["session_scheduled: RuntimeError: bug in the finder"]
+    assert list(Message.objects.values_list("rule", flat=True)) == [birthday.pk]
+    monkeypatch.undo()
+    scan_at(utc(2026, 12, 1, 9, 5))
+    assert Message.objects.filter(session=session, rule=reminder).count() == 1
+    assert Message.objects.count() == 2
+
+
+def test_run_triggers_exits_2_when_an_event_type_failed(reminder, monkeypatch, capsys):
+    from automation import scan as scan_module
+
+    def broken(rules, start, now):
+        raise RuntimeError("bug")
+
+    monkeypatch.setitem(scan_module.FINDERS, TriggerEvent.SESSION_SCHEDULED, broken)
+    with pytest.raises(CommandError) as exc:
+        call_command("run_triggers")
+    assert exc.value.returncode == 2
+    assert "ERROR session_scheduled: RuntimeError: bug" in capsys.readouterr().out
