@@ -188,3 +188,21 @@ def test_due_check_finishes_campaigns_whose_messages_are_done(make_campaign, con
         services.send_due_campaigns(now=NOW)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.SENT
+
+
+def test_a_client_who_unsubscribes_after_planning_is_suppressed_not_emailed(make_campaign, consenting_client):
+    from clients.models import ConsentChange
+    from clients.services import client_email_unsubscribe
+
+    leaving = consenting_client(first_name="Leaving")
+    consenting_client(first_name="Staying")
+    campaign = make_campaign()
+    with time_machine.travel(NOW, tick=False):
+        Campaign.objects.filter(pk=campaign.pk).update(status="scheduled", scheduled_at=NOW)
+        services.campaign_plan(campaign_id=campaign.pk, now=NOW)
+        client_email_unsubscribe(client=leaving, source=ConsentChange.Source.UNSUBSCRIBE_LINK)
+        deliver_due()
+    assert [m.subject for m in mail.outbox] == ["News for Staying"]
+    campaign.refresh_from_db()
+    stats = campaign_stats(campaign)
+    assert (stats.count("sent"), stats.count("suppressed"), stats.count("unsubscribed")) == (1, 1, 0)
