@@ -6,6 +6,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from automation.templating import variables_for
 from campaigns import selectors, services
 from campaigns.models import Campaign, Segment
 from clients.admin_scoping import TrainerScopedAdmin
@@ -28,7 +29,8 @@ class SegmentAdmin(TrainerScopedAdmin):
             {
                 "fields": ("status", "trainer", ("tags", "tags_match"), "has_email", "email_marketing"),
                 "description": "Every condition you fill in must hold (AND); empty means any. "
-                "The segment is evaluated when a campaign is sent, not when it is saved.",
+                "The segment is evaluated when a campaign is sent, not when it is saved. "
+                "“Save and continue editing” shows who matches right now.",
             },
         ),
         (
@@ -82,8 +84,10 @@ class CampaignAdmin(TrainerScopedAdmin):
             "Email",
             {
                 "fields": ("subject", "body"),
-                "description": "Same template language and variables as automation rules. "
-                "The unsubscribe link is added to every campaign email.",
+                "description": "Same template language as automation rules, e.g. "
+                "“Hi {{ first_name }}”. Variables: "
+                + ", ".join(variables_for(None))
+                + ". The unsubscribe link is added to every campaign email.",
             },
         ),
         ("Progress", {"fields": BOOKKEEPING}),
