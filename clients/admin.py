@@ -2,11 +2,14 @@ from django.contrib import admin
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from import_export.admin import ImportExportMixin
+from import_export.formats import base_formats
 
 from billing.models import Payment
 from clients.admin_scoping import TrainerScopedAdmin
 from clients.forms import ClientForm
 from clients.models import Client, ConsentChange, Tag
+from clients.resources import ClientResource
 from clients.roles import is_manager
 from scheduling.models import Session
 
@@ -54,8 +57,12 @@ class ConsentChangeInline(admin.TabularInline):
 
 
 @admin.register(Client)
-class ClientAdmin(TrainerScopedAdmin):
+class ClientAdmin(ImportExportMixin, TrainerScopedAdmin):
     form = ClientForm
+    # CSV in and out, scoped like the list: see clients/resources.py.
+    resource_classes = [ClientResource]
+    import_formats = [base_formats.CSV]
+    export_formats = [base_formats.CSV]
     list_display = ("full_name", "email", "phone", "trainer", "status", "upcoming_sessions", "created_at")
     list_display_links = ("full_name",)
     list_filter = ("status", "trainer", "tags", "email_marketing", "sms_marketing")
@@ -117,6 +124,15 @@ class ClientAdmin(TrainerScopedAdmin):
         if not is_manager(request.user):
             fields.append("trainer")
         return fields
+
+    def get_resource_kwargs(self, request, *args, **kwargs):
+        return {**super().get_resource_kwargs(request, *args, **kwargs), "user": request.user}
+
+    def has_import_permission(self, request):
+        return self.has_add_permission(request)
+
+    def has_export_permission(self, request):
+        return self.has_view_permission(request)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
