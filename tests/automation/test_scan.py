@@ -295,7 +295,9 @@ def test_birthday_fires_at_the_local_hour_in_the_clients_zone(settings, birthday
     client = ClientFactory(birth_date=date(1990, 12, 2), timezone="Australia/Sydney", email_marketing=True)
     every_five_minutes(utc(2026, 12, 1, 21, 0), utc(2026, 12, 1, 21, 55))
     assert not Message.objects.exists()
-    every_five_minutes(utc(2026, 12, 1, 22, 0), utc(2026, 12, 2, 12, 0))
+    every_five_minutes(utc(2026, 12, 1, 22, 0), utc(2026, 12, 1, 22, 30))
+    for hour in range(23, 36):  # and on through the day, hourly
+        scan_at(utc(2026, 12, 1) + timedelta(hours=hour))
     log = AutomationLog.objects.get()
     assert (log.client, log.occurrence_key, log.created_at) == (
         client,
