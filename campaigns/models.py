@@ -36,8 +36,10 @@ class Segment(TimeStampedModel):
         ALL = "all", "All of the tags"
 
     name = models.CharField(max_length=100)
+    # PROTECT, not SET_NULL: losing the owner or the trainer would silently widen
+    # the segment to the whole studio.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
     status = models.CharField("client status", max_length=10, choices=Client.Status.choices, blank=True)
@@ -45,7 +47,7 @@ class Segment(TimeStampedModel):
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         related_name="+",
         help_text="Only clients of this trainer.",
     )
