@@ -77,7 +77,7 @@ class CampaignAdmin(TrainerScopedAdmin):
     search_fields = ("name", "subject")
     date_hierarchy = "created_at"
     CONTENT = ("name", "segment", "subject", "body", "scheduled_at")
-    BOOKKEEPING = ("status", "created_by", "planned_at", "finished_at", "cancelled_at")
+    BOOKKEEPING = ("status", "error", "created_by", "planned_at", "finished_at", "cancelled_at")
     fieldsets = (
         (None, {"fields": ("name", "segment", "scheduled_at")}),
         (

@@ -118,6 +118,7 @@ class Campaign(TimeStampedModel):
     )
     finished_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why the last attempt to send did not start.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -80,7 +80,7 @@ def campaign_schedule(*, campaign: Campaign, at: dt.datetime, user=None) -> Camp
     _check_segment_allowed(segment=campaign.segment, user=user)
     rendering.validate(subject=campaign.subject, body=campaign.body)
     updated = Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE).update(
-        status=Campaign.Status.SCHEDULED, scheduled_at=at, updated_at=timezone.now()
+        status=Campaign.Status.SCHEDULED, scheduled_at=at, error="", updated_at=timezone.now()
     )
     if not updated:
         raise ValidationError("Only a draft or scheduled campaign can be scheduled.")
@@ -98,8 +98,11 @@ def campaign_send_now(*, campaign: Campaign, user=None) -> Campaign:
 def _enqueue_plan(campaign_id: int) -> None:
     from django_q.tasks import async_task
 
+    # robust: a broker hiccup must not fail the request; the every-minute due check
+    # plans the campaign anyway.
     transaction.on_commit(
-        lambda: async_task("campaigns.tasks.plan_campaign", campaign_id, q_options={"timeout": 110})
+        lambda: async_task("campaigns.tasks.plan_campaign", campaign_id, q_options={"timeout": 110}),
+        robust=True,
     )
 
 
@@ -107,7 +110,8 @@ def _enqueue_plan(campaign_id: int) -> None:
 class PlanResult:
     recipients: int = 0
     excluded: Counter = field(default_factory=Counter)
-    created: int = 0
+    #: Rows handed to the database; those already there were skipped by it.
+    offered: int = 0
 
 
 def plan_recipients(*, campaign: Campaign, now: dt.datetime | None = None) -> PlanResult:
@@ -146,11 +150,11 @@ def plan_recipients(*, campaign: Campaign, now: dt.datetime | None = None) -> Pl
         )
         if len(batch) >= PLAN_BATCH_SIZE:
             _insert(batch)
-            result.created += len(batch)
+            result.offered += len(batch)
             batch = []
     if batch:
         _insert(batch)
-        result.created += len(batch)
+        result.offered += len(batch)
     result.recipients = Message.objects.filter(campaign=campaign, client__isnull=False).count()
     return result
 
@@ -174,11 +178,25 @@ def campaign_plan(*, campaign_id: int, now: dt.datetime | None = None) -> PlanRe
         if not claimed:
             return None
         campaign = Campaign.objects.select_related("segment__owner", "created_by").get(pk=campaign_id)
-        result = plan_recipients(campaign=campaign, now=now)
-        Campaign.objects.filter(pk=campaign_id).update(
-            recipients_count=result.recipients, excluded_counts=dict(result.excluded)
+        try:
+            result = plan_recipients(campaign=campaign, now=now)
+        except ValidationError as exc:
+            # A template that no longer validates would fail every minute: back to
+            # draft, with the reason on the campaign page.
+            transaction.set_rollback(True)
+            error = " ".join(exc.messages)
+        else:
+            error = ""
+            Campaign.objects.filter(pk=campaign_id).update(
+                recipients_count=result.recipients, excluded_counts=dict(result.excluded), error=""
+            )
+            kick_delivery_on_commit()
+    if error:
+        Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SCHEDULED).update(
+            status=Campaign.Status.DRAFT, error=error, updated_at=now
         )
-        kick_delivery_on_commit()
+        logger.warning("campaign %s not sent: %s", campaign_id, error)
+        return None
     logger.info(
         "campaign %s planned: %s recipients, %s excluded",
         campaign_id,
@@ -266,7 +284,7 @@ def campaign_send_test(*, campaign: Campaign, user, client: Client | None = None
     )
     from django_q.tasks import async_task
 
-    transaction.on_commit(lambda: async_task("campaigns.tasks.deliver_test_send", message.pk))
+    transaction.on_commit(lambda: async_task("campaigns.tasks.deliver_test_send", message.pk), robust=True)
     return message
 
 

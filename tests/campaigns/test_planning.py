@@ -173,6 +173,20 @@ def test_saving_a_stale_form_after_the_planner_claimed_the_campaign_changes_noth
     assert (campaign.status, campaign.subject) == ("sent", "News for {{ first_name }}")
 
 
+def test_a_template_that_no_longer_validates_returns_the_campaign_to_draft(make_campaign, consenting_client):
+    consenting_client()
+    campaign = make_campaign()
+    # Written before a variable was withdrawn, say: saved without validation.
+    Campaign.objects.filter(pk=campaign.pk).update(body="Hi {{ nickname }}")
+
+    assert plan_now(campaign) is None
+
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DRAFT
+    assert "Unknown variable 'nickname'" in campaign.error
+    assert not Message.objects.filter(campaign=campaign).exists()
+
+
 # --- Cancel ------------------------------------------------------------------------
 
 
