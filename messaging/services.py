@@ -119,6 +119,8 @@ def kick_delivery_on_commit():
     """One kick per transaction, however many messages it queued: a campaign of
     5,000 rows must not become 5,000 tasks."""
     conn = transaction.get_connection()
+    # run_on_commit holds (savepoint ids, func, robust); a kick registered in a
+    # savepoint that was rolled back is gone from it, so we register again.
     if conn.in_atomic_block and any(func is kick_delivery for _, func, _ in conn.run_on_commit):
         return
     # robust: a broker hiccup must not break the caller's request; the periodic
@@ -243,12 +245,12 @@ def deliver_due(*, limit: int | None = None, deadline: float | None = None) -> i
 def _relaxed_commit():
     """Let this worker's bookkeeping commit without waiting for the WAL flush.
 
-    Each message costs two small writes (attempt started, outcome); waiting for
-    the disk on each caps a worker at a few hundred messages a second. Commits
-    are still atomic and at once visible to every other connection, and they
-    survive the worker being killed — only a crash of the PostgreSQL server
-    itself can lose the last fraction of a second of them, which then makes
-    those few messages be sent again after recovery.
+    Each message's outcome is its own small commit; waiting for the disk on each
+    caps a worker at a couple of hundred messages a second. Commits stay atomic,
+    in order and at once visible to every other connection, and they survive the
+    worker being killed — only a crash of the PostgreSQL server itself can lose
+    the last fraction of a second of them, which then makes those few messages be
+    sent again after recovery. ``MESSAGING_RELAXED_COMMIT=false`` turns this off.
     """
     relaxed = connection.vendor == "postgresql" and settings.MESSAGING_RELAXED_COMMIT
     if relaxed:
@@ -339,7 +341,13 @@ def _deliver_one(message: Message, state: _Batch):
         return _delivery_failed(message, state, DeliveryError(f"unexpected error: {exc!r}"))
 
     done = timezone.now()
-    updates = {"status": result.status, "provider_id": result.provider_id, "sent_at": done, "error": ""}
+    updates = {
+        "status": result.status,
+        "provider_id": result.provider_id,
+        "from_address": result.from_address,
+        "sent_at": done,
+        "error": "",
+    }
     if result.status == Status.DELIVERED:
         updates["delivered_at"] = done
     attempt = {"attempts": message.attempts, "to_address": message.to_address, "updated_at": done}

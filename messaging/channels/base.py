@@ -22,6 +22,8 @@ class SendResult:
     #: The status the message reaches on success: ``sent`` when a provider takes
     #: it from here, ``delivered`` when there is no one else to deliver it.
     status: str = "sent"
+    #: The sender address or number the provider used.
+    from_address: str = ""
 
 
 class BaseChannel:

@@ -94,4 +94,4 @@ class EmailChannel(BaseChannel):
         provider_id = ""
         if status is not None and status.message_id is not None:
             provider_id = str(status.message_id)
-        return SendResult(provider_id=provider_id, status="sent")
+        return SendResult(provider_id=provider_id, status="sent", from_address=email.from_email)

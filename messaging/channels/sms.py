@@ -78,7 +78,9 @@ class SmsChannel(BaseChannel):
                 logger.info(
                     "SMS (log backend) to %s, %s segment(s): %s", message.to_address, info.segments, body
                 )
-                return SendResult(provider_id=f"log-{uuid.uuid4().hex[:16]}", status="sent")
+                return SendResult(
+                    provider_id=f"log-{uuid.uuid4().hex[:16]}", status="sent", from_address="log"
+                )
         from twilio.base.exceptions import TwilioRestException
 
         params = {"to": message.to_address, "from_": settings.TWILIO_FROM_NUMBER, "body": body}
@@ -97,4 +99,4 @@ class SmsChannel(BaseChannel):
             ) from exc
         except requests.RequestException as exc:
             raise DeliveryError(f"Twilio connection error: {exc}") from exc
-        return SendResult(provider_id=sent.sid or "", status="sent")
+        return SendResult(provider_id=sent.sid or "", status="sent", from_address=settings.TWILIO_FROM_NUMBER)

@@ -36,6 +36,7 @@ def test_sms_goes_out_through_twilio_with_timeout_and_status_callback(client_obj
     assert message.attempts == 1
     assert message.sent_at == T0
     assert message.to_address == str(client_obj.phone)
+    assert message.from_address == "+447700900000"
     (request,) = twilio_http.requests
     assert request["data"]["To"] == str(client_obj.phone)
     assert request["data"]["From"] == "+447700900000"

@@ -272,3 +272,33 @@ def test_an_unexpected_error_in_one_message_does_not_stall_the_batch(
     assert statuses(bad, good) == [Message.Status.QUEUED, Message.Status.SENT]
     assert "unexpected error" in Message.objects.get(pk=bad.pk).error
     assert "unexpected error sending message" in caplog.text
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_share_one_marketing_email_budget(trainer, settings):
+    settings.MARKETING_EMAILS_PER_MINUTE = 50
+    client = ClientFactory(trainer=trainer, email_marketing=True)
+    Message.objects.bulk_create(
+        [
+            Message(client=client, channel="email", category="marketing", body=str(i), next_attempt_at=NOON)
+            for i in range(200)
+        ]
+    )
+    claimed, barrier = [], threading.Barrier(4)
+
+    def worker():
+        try:
+            barrier.wait()
+            for _ in range(5):
+                claimed.extend(m.pk for m in claim_batch(limit=20))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(claimed) == 50
+    assert len(set(claimed)) == 50
