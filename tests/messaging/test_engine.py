@@ -250,6 +250,14 @@ def test_the_periodic_delivery_schedule_exists_once_by_name():
     assert schedule.schedule_type == Schedule.MINUTES
     assert schedule.minutes == 1
 
+    # Running the migration's step again (a re-run, a restore) keeps a single row.
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("messaging.migrations.0004_delivery_schedule").create_schedule(apps, None)
+    assert Schedule.objects.filter(func="messaging.tasks.deliver_pending").count() == 1
+
 
 @pytest.mark.django_db
 def test_an_unexpected_error_in_one_message_does_not_stall_the_batch(

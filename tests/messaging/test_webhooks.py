@@ -257,3 +257,26 @@ def test_a_21610_status_callback_records_the_opt_out(client, sent_sms, client_ob
     twilio_post(client, STATUS_URL, status_params(sent_sms, "failed", ErrorCode="21610"))
     client_obj.refresh_from_db()
     assert client_obj.sms_opted_out_at is not None
+
+
+def test_a_shared_key_sha256_signature_is_accepted(client, sent_sms, settings):
+    settings.TWILIO_WEBHOOK_SHARED_KEY_SECRET = "shared-key-secret"
+    params = status_params(sent_sms, "delivered")
+    url = f"https://crm.studio.example{STATUS_URL}"
+    signature = RequestValidator("shared-key-secret").compute_signature(url, params, algorithm="HMAC_SHA256")
+    response = client.post(
+        STATUS_URL,
+        params,
+        HTTP_X_TWILIO_SIGNATURE=signature,
+        HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS="key=webhooks_sharedkey_1,algorithm=HMAC_SHA256",
+    )
+    assert response.status_code == 204
+    sent_sms.refresh_from_db()
+    assert sent_sms.status == Message.Status.DELIVERED
+
+
+def test_twilio_webhooks_are_closed_without_an_auth_token(client, sent_sms, settings):
+    params = status_params(sent_sms, "delivered")
+    settings.TWILIO_AUTH_TOKEN = ""
+    signature = RequestValidator("").compute_signature(f"https://crm.studio.example{STATUS_URL}", params)
+    assert client.post(STATUS_URL, params, HTTP_X_TWILIO_SIGNATURE=signature).status_code == 403
