@@ -11,6 +11,7 @@ from clients.forms import ClientForm
 from clients.models import Client, ConsentChange, Tag
 from clients.resources import ClientResource
 from clients.roles import is_manager
+from clients.services import client_save
 from scheduling.models import Session
 
 
@@ -142,7 +143,7 @@ class ClientAdmin(ImportExportMixin, TrainerScopedAdmin):
     def save_model(self, request, obj, form, change):
         if not change and not obj.trainer_id:
             obj.trainer = request.user
-        super().save_model(request, obj, form, change)
+        client_save(client=obj)
 
 
 @admin.register(Tag)

@@ -89,6 +89,21 @@ def client_email_suppress(
     return client
 
 
+@transaction.atomic
+def client_save(*, client: Client) -> Client:
+    """Validate and save a new or changed client.
+
+    Validation normalises the email (stripped, lowercase) and checks the phone
+    (stored E.164), the time zone and the one-email-per-trainer rule, with the
+    messages staff see in the admin.
+    """
+    # Before field validation, which would refuse " pat@example.com".
+    client.email = (client.email or "").strip().lower()
+    client.full_clean()
+    client.save()
+    return client
+
+
 def client_rotate_portal_secret(*, client: Client) -> Client:
     """Revoke every portal link sent to this client so far."""
     client.portal_secret = new_portal_secret()
