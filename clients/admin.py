@@ -30,7 +30,8 @@ class SessionInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("trainer")
+        # Each row shows str(session), which names the client.
+        return super().get_queryset(request).select_related("trainer", "client")
 
 
 class PaymentInline(admin.TabularInline):
@@ -43,6 +44,9 @@ class PaymentInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("client")
 
 
 class ConsentChangeInline(admin.TabularInline):

@@ -49,6 +49,12 @@ class SessionAdmin(TrainerScopedAdmin):
     actions = ("mark_completed", "mark_no_show", "cancel_sessions")
     readonly_fields = ("series", "confirmed_at", "cancelled_at", "cancelled_by", "created_at", "updated_at")
 
+    def get_queryset(self, request):
+        # str(session) names the client: autocomplete results need it. The
+        # changelist skips list_select_related once a queryset has any
+        # select_related, so the list's columns are joined here too.
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:

@@ -64,3 +64,36 @@ def test_upcoming_sessions_column_counts_only_future_scheduled_sessions(trainer_
         response = trainer_client.get("/admin/clients/client/" + query)
         [row] = response.context["cl"].result_list
         assert row._upcoming == 2
+
+
+def test_client_page_query_count_does_not_grow_with_its_sessions_and_payments(
+    trainer_client, client_obj, django_assert_max_num_queries
+):
+    def add(n, offset):
+        for i in range(offset, offset + n):
+            SessionFactory(client=client_obj, starts_at=timezone.now() + timedelta(days=i))
+            PaymentFactory(client=client_obj)
+
+    url = f"/admin/clients/client/{client_obj.pk}/change/"
+    add(3, 0)
+    trainer_client.get(url)
+    with_three = queries_for(trainer_client, url)
+    add(30, 3)
+    with django_assert_max_num_queries(with_three):
+        trainer_client.get(url)
+
+
+def test_session_autocomplete_query_count_does_not_grow_with_results(
+    trainer_client, client_obj, django_assert_max_num_queries
+):
+    url = "/admin/autocomplete/?app_label=billing&model_name=payment&field_name=session"
+    SessionFactory(client=client_obj)
+    trainer_client.get(url)
+    with_one = queries_for(trainer_client, url)
+    for i in range(1, 20):
+        SessionFactory(
+            client=ClientFactory(trainer=client_obj.trainer), starts_at=timezone.now() + timedelta(days=i)
+        )
+    with django_assert_max_num_queries(with_one):
+        response = trainer_client.get(url)
+    assert len(response.json()["results"]) == 20
