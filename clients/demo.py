@@ -129,7 +129,8 @@ def seed_demo(*, clients_per_trainer: int = 20, seed: int = 2026) -> SeedReport:
             email = "" if n % 11 == 5 else f"{first}.{ascii_last}.{n}@example.com".lower()
             phone = "" if n % 9 == 4 else f"+4477001{n:05d}"  # valid numbers, so staff can edit them
             if n % 10 == 0:
-                birth = date(1985 + n % 20, today.month, min(today.day, 28))  # a birthday today
+                # A birthday today, whatever today is: leap years, so 29 February works too.
+                birth = date(1984 + 4 * (n % 5), today.month, today.day)
             else:
                 birth = date(1970 + n % 35, 1 + n % 12, 1 + n % 28)
             client, created = Client.objects.get_or_create(

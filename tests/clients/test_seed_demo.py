@@ -91,6 +91,14 @@ def test_the_studio_is_believable(seeded):
     assert not Payment.objects.filter(status="paid", paid_at__isnull=True).exists()
 
 
+@pytest.mark.parametrize("day", [(2027, 5, 31), (2028, 2, 29)])
+def test_some_clients_have_their_birthday_on_the_day_it_runs_even_at_month_end(settings, day):
+    settings.DEBUG = True
+    with time_machine.travel(datetime(*day, 10, tzinfo=ZoneInfo("Europe/London")), tick=False):
+        call_command("seed_demo", stdout=StringIO())
+    assert Client.objects.filter(birth_date__month=day[1], birth_date__day=day[2]).count() >= 3
+
+
 def test_every_seeded_client_can_be_saved_from_the_admin_unchanged(seeded):
     # Demo data must pass the same validation staff face (phones, time zones, emails).
     from clients.forms import ClientForm
