@@ -6,6 +6,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from automation import previews, templating
+from automation.enqueue import enqueue
 from automation.forms import AutomationRuleForm
 from automation.models import DEFAULT_CATEGORY, AutomationLog, AutomationRule, TriggerEvent
 from clients.admin_scoping import TrainerScopedAdmin
@@ -172,12 +173,10 @@ class AutomationRuleAdmin(admin.ModelAdmin):
         if not request.user.email:
             self.message_user(request, "Your user has no email address to send the test to.", messages.ERROR)
             return
-        from django_q.tasks import async_task
-
         rules = list(queryset[:10])
         for rule in rules:
             transaction.on_commit(
-                lambda pk=rule.pk: async_task(
+                lambda pk=rule.pk: enqueue(
                     "automation.tasks.send_test", pk, request.user.pk, task_name=f"automation: test {pk}"
                 )
             )

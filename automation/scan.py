@@ -134,8 +134,10 @@ def find_session_reminders(rules, start, now) -> list[Occurrence]:
     q = _or(
         ((lo + offsets[r.pk], hi + offsets[r.pk]) for r in rules for lo, hi in [windows[r.pk]]), "starts_at"
     )
-    rows = Session.objects.filter(q, status=Session.Status.SCHEDULED, starts_at__gt=now).values_list(
-        "pk", "client_id", "starts_at", "created_at", "client__trainer_id"
+    rows = (
+        Session.objects.filter(q, status=Session.Status.SCHEDULED, starts_at__gt=now)
+        .order_by()
+        .values_list("pk", "client_id", "starts_at", "created_at", "client__trainer_id")
     )
     found = []
     for pk, client_id, starts_at, created_at, trainer_id in rows:
@@ -177,8 +179,10 @@ def find_payment_due_reminders(rules, start, now) -> list[Occurrence]:
             day += timedelta(days=1)
     if not dates:
         return []
-    rows = Payment.objects.filter(status=Payment.Status.PENDING, due_date__in=dates).values_list(
-        "pk", "client_id", "due_date", "created_at", "client__trainer_id"
+    rows = (
+        Payment.objects.filter(status=Payment.Status.PENDING, due_date__in=dates)
+        .order_by()
+        .values_list("pk", "client_id", "due_date", "created_at", "client__trainer_id")
     )
     found = []
     for pk, client_id, due_date, created_at, trainer_id in rows:
@@ -206,8 +210,10 @@ def find_overdue_notices(rules, start, now) -> list[Occurrence]:
     """``offset_hours`` after the payment turned overdue: day 1, day 7, day 14..."""
     offsets = {rule.pk: timedelta(hours=rule.offset_hours) for rule in rules}
     q = _or(((_rule_start(r, start) - offsets[r.pk], now - offsets[r.pk]) for r in rules), "overdue_at")
-    rows = Payment.objects.filter(q, status=Payment.Status.OVERDUE).values_list(
-        "pk", "client_id", "overdue_at", "client__trainer_id"
+    rows = (
+        Payment.objects.filter(q, status=Payment.Status.OVERDUE)
+        .order_by()
+        .values_list("pk", "client_id", "overdue_at", "client__trainer_id")
     )
     found = []
     for pk, client_id, overdue_at, trainer_id in rows:
@@ -282,7 +288,7 @@ def find_birthdays(rules, start, now) -> list[Occurrence]:
     q = Q()
     for month, day in sorted(month_days):
         q |= Q(birth_date__month=month, birth_date__day=day)
-    rows = Client.objects.filter(q).values_list("pk", "birth_date", "timezone", "trainer_id")
+    rows = Client.objects.filter(q).order_by().values_list("pk", "birth_date", "timezone", "trainer_id")
     found = []
     for pk, birth_date, tz_name, trainer_id in rows:
         zone = tz_name or settings.STUDIO_TIME_ZONE

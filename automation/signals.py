@@ -12,6 +12,7 @@ from django.db.models.signals import post_init, post_save
 from django.utils import timezone
 
 from automation import services
+from automation.enqueue import enqueue
 from billing.models import Payment
 from scheduling.models import Session
 
@@ -19,9 +20,7 @@ HANDLE_EVENT_TASK = "automation.tasks.handle_event"
 
 
 def enqueue_event(event: str, pk: int, at: datetime):
-    from django_q.tasks import async_task
-
-    async_task(HANDLE_EVENT_TASK, event, pk, at.isoformat(), task_name=f"automation: {event} {pk}")
+    enqueue(HANDLE_EVENT_TASK, event, pk, at.isoformat(), task_name=f"automation: {event} {pk}")
 
 
 def _on_commit(event, pk):

@@ -3,6 +3,7 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed, JsonRespo
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
+from automation.enqueue import enqueue
 from automation.schedules import SCAN_TASK
 
 
@@ -22,7 +23,5 @@ def run_triggers(request):
         return response
     if not constant_time_compare(given.strip(), token):
         return HttpResponse("Wrong token.\n", status=403)
-    from django_q.tasks import async_task
-
-    task_id = async_task(SCAN_TASK, task_name="automation: run triggers (endpoint)")
+    task_id = enqueue(SCAN_TASK, task_name="automation: run triggers (endpoint)")
     return JsonResponse({"queued": True, "task": task_id}, status=202)
