@@ -38,7 +38,12 @@ def handle_event(
     """Fire the active rules ``event`` concerns. ``at``: when the row was saved."""
     now = now or timezone.now()
     at = at or now
-    rules = list(AutomationRule.objects.filter(is_active=True, trigger_event__in=_RULE_EVENTS[event]))
+    # A rule never fires for what happened before it existed (a worker that runs late included).
+    rules = list(
+        AutomationRule.objects.filter(
+            is_active=True, trigger_event__in=_RULE_EVENTS[event], created_at__lte=at
+        )
+    )
     if not rules:
         return FireResult()
     if event in SESSION_EVENTS:

@@ -305,3 +305,10 @@ def test_a_database_error_creating_one_message_is_recorded_and_the_batch_carries
     }
     failed = AutomationLog.objects.get(status="failed")
     assert failed.client == broken_client and "simulated" in failed.error
+
+
+def test_a_rule_created_after_the_event_does_not_fire_for_it(client_obj, make_rule):
+    session = SessionFactory(client=client_obj)
+    make_rule(TriggerEvent.SESSION_CREATED, created_at=NOW + timedelta(seconds=1))
+    services.handle_event(event=services.SESSION_CREATED, pk=session.pk, at=NOW)
+    assert not AutomationLog.objects.exists()

@@ -128,3 +128,27 @@ def test_rule_form_accepts_a_good_rule_and_checks_offsets():
     assert form.is_valid(), form.errors
     form = AutomationRuleForm(data=data | {"trigger_event": TriggerEvent.BIRTHDAY, "offset_hours": 3})
     assert not form.is_valid() and "offset_hours" in form.errors
+
+
+@pytest.mark.django_db
+def test_demo_rules_are_valid_and_idempotent():
+    from automation.demo import ensure_demo_rules
+    from automation.models import AutomationRule
+
+    assert ensure_demo_rules() == 5
+    assert ensure_demo_rules() == 0
+    for rule in AutomationRule.objects.all():
+        form = AutomationRuleForm(
+            data={
+                "name": rule.name,
+                "trigger_event": rule.trigger_event,
+                "offset_hours": rule.offset_hours,
+                "late_booking": rule.late_booking,
+                "channel": rule.channel,
+                "subject_template": rule.subject_template,
+                "body_template": rule.body_template,
+                "is_active": "on",
+            },
+            instance=rule,
+        )
+        assert form.is_valid(), (rule.name, form.errors)
