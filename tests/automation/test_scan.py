@@ -410,7 +410,9 @@ def test_the_schedule_exists_after_migrate():
 
     from automation.schedules import SCHEDULE_NAME, ensure_schedule
 
-    ensure_schedule()  # idempotent
+    assert Schedule.objects.filter(name=SCHEDULE_NAME).count() == 1  # made by migrate (post_migrate)
+    ensure_schedule()
+    ensure_schedule()
     schedule = Schedule.objects.get(name=SCHEDULE_NAME)
     assert (schedule.func, schedule.schedule_type, schedule.minutes) == ("automation.tasks.run_scan", "I", 5)
 
