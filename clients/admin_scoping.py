@@ -5,11 +5,69 @@ admin's change, delete, history and autocomplete views all start from that
 queryset, so an object outside it answers "not found", never the page.
 """
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpResponseBadRequest
 
 from clients.roles import is_manager
+
+
+class _TolerantOptgroupsMixin:
+    """Re-render a form whose posted id is not a valid key instead of crashing.
+
+    Django's autocomplete widgets look the posted values up to label them; a
+    value such as "abc", or a number too big for the column, makes that lookup
+    raise (a 500) while the form only wanted to say "Select a valid choice".
+    """
+
+    def optgroups(self, name, value, attr=None):
+        opts = self.field.remote_field.model._meta
+        target = opts.get_field(getattr(self.field.remote_field, "field_name", None) or opts.pk.name)
+        ops = connections[self.db or DEFAULT_DB_ALIAS].ops
+        usable = []
+        for raw in value:
+            try:
+                key = target.to_python(raw)
+            except ValidationError:
+                continue
+            if isinstance(key, int):
+                low, high = ops.integer_field_range(target.get_internal_type())
+                if not low <= key <= high:
+                    continue
+            usable.append(raw)
+        return super().optgroups(name, usable, attr)
+
+
+class TolerantAutocompleteSelect(_TolerantOptgroupsMixin, AutocompleteSelect):
+    pass
+
+
+class TolerantAutocompleteSelectMultiple(_TolerantOptgroupsMixin, AutocompleteSelectMultiple):
+    pass
+
+
+class RangeCheckedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Refuses ids too big for the column as invalid, instead of letting the query overflow (a 500)."""
+
+    def _check_values(self, value):
+        opts = self.queryset.model._meta
+        field = opts.get_field(self.to_field_name) if self.to_field_name else opts.pk
+        if field.get_internal_type().endswith(("AutoField", "IntegerField")):
+            low, high = connections[self.queryset.db].ops.integer_field_range(field.get_internal_type())
+            for raw in value:
+                try:
+                    out_of_range = not low <= int(str(raw)) <= high
+                except ValueError:
+                    continue  # Django's own check says "not a valid value"
+                if out_of_range:
+                    raise ValidationError(
+                        self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": raw}
+                    )
+        return super()._check_values(value)
 
 
 def staff_users():
@@ -27,6 +85,10 @@ class TrainerScopedAdmin(admin.ModelAdmin):
         return qs.filter(**{self.trainer_lookup: request.user})
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = TolerantAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
         manager = is_manager(request.user)
         if db_field.name == "trainer":
             kwargs["queryset"] = staff_users() if manager else staff_users().filter(pk=request.user.pk)
@@ -35,6 +97,14 @@ class TrainerScopedAdmin(admin.ModelAdmin):
         elif not manager and db_field.name == "session":
             kwargs["queryset"] = db_field.remote_field.model.objects.filter(client__trainer=request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", RangeCheckedModelMultipleChoiceField)
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = TolerantAutocompleteSelectMultiple(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_search_results(self, request, queryset, search_term):
         # PostgreSQL refuses NUL characters in text parameters: that would be a

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from phonenumber_field.modelfields import PhoneNumberField
 
-from clients.validators import validate_timezone
+from clients.validators import known_timezones, validate_timezone
 from fitcrm.models import TimeStampedModel
 
 
@@ -99,7 +99,11 @@ class Client(TimeStampedModel):
 
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.timezone or settings.STUDIO_TIME_ZONE)
+        # An invalid name can only be an unsaved entry the form is about to
+        # refuse; the page showing that error must not crash on it.
+        if self.timezone in known_timezones():
+            return zoneinfo.ZoneInfo(self.timezone)
+        return zoneinfo.ZoneInfo(settings.STUDIO_TIME_ZONE)
 
     def clean(self):
         self.email = self.email.strip().lower()

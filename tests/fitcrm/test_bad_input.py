@@ -91,3 +91,39 @@ def test_an_anonymous_visitor_is_sent_to_the_login_page(client, book):
     response = client.get(f"/admin/clients/client/{book.pk}/change/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+NASTY = ["abc", "Europe", "-1", "9" * 40, "\x00", "2027-02-30", "١٢"]
+
+
+@pytest.mark.parametrize("view", ["add", "change"])
+@pytest.mark.parametrize("model", MODELS)
+def test_nasty_values_in_any_form_field_are_form_errors(trainer_client, book, model, view):
+    from tests.clients.admin_forms import form_data
+
+    if view == "add":
+        url = f"/admin/{model}/add/"
+    else:
+        obj = {
+            "clients/client": book,
+            "scheduling/session": book.sessions.get(),
+            "billing/payment": book.payments.get(),
+        }
+        url = f"/admin/{model}/{obj[model].pk}/change/"
+    page = trainer_client.get(url)
+    base = form_data(page, f"{model.split('/')[1]}_form")
+    base.update(
+        {
+            "first_name": "Valid",
+            "client": str(book.pk),
+            "amount": "10",
+            "due_date": "2027-01-01",
+            "starts_at_0": "2027-01-11",
+            "starts_at_1": "09:00",
+        }
+    )
+    fields = [k for k in base if not k.startswith(("sessions-", "payments-", "consent_changes-"))]
+    for field in fields:
+        for value in NASTY:
+            response = trainer_client.post(url, {**base, field: value})
+            assert response.status_code in (200, 302), (field, value)
