@@ -9,9 +9,11 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.http import HttpResponseBadRequest
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from clients.roles import is_manager
 
@@ -83,6 +85,26 @@ class TrainerScopedAdmin(admin.ModelAdmin):
         if is_manager(request.user):
             return qs
         return qs.filter(**{self.trainer_lookup: request.user})
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        # Initial values come straight from the query string (?starts_at=...);
+        # a date-time the split widget cannot read would crash the add page.
+        for name, value in list(initial.items()):
+            try:
+                field = self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if isinstance(field, models.DateTimeField) and isinstance(value, str):
+                try:
+                    parsed = parse_datetime(value.strip())
+                except ValueError:
+                    parsed = None
+                if parsed is None:
+                    del initial[name]
+                else:
+                    initial[name] = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+        return initial
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):

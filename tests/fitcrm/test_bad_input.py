@@ -127,3 +127,38 @@ def test_nasty_values_in_any_form_field_are_form_errors(trainer_client, book, mo
         for value in NASTY:
             response = trainer_client.post(url, {**base, field: value})
             assert response.status_code in (200, 302), (field, value)
+
+
+def test_nasty_values_on_the_weekly_series_page_are_form_errors(trainer_client, trainer, book):
+    base = {
+        "client": book.pk,
+        "trainer": trainer.pk,
+        "first_starts_at_0": "2027-01-04",
+        "first_starts_at_1": "09:00",
+        "occurrences": "3",
+        "duration_minutes": "60",
+        "location": "",
+    }
+    for field in base:
+        for value in NASTY:
+            response = trainer_client.post("/admin/scheduling/session/book-series/", {**base, field: value})
+            assert response.status_code == 200, (field, value)
+
+
+@pytest.mark.parametrize("model", ["scheduling/session", "billing/payment"])
+def test_add_pages_survive_garbage_initial_values_in_the_query_string(http, model):
+    for query in [
+        "starts_at=garbage",
+        "starts_at=2027-01-04T09:00",
+        "starts_at=2027-03-28T01:30",
+        "due_date=garbage",
+        "amount=abc",
+        "duration_minutes=abc",
+        "status=zzz",
+        "client=abc",
+        "session=abc",
+        "client=99999999999999999999999",
+        "_changelist_filters=%00",
+    ]:
+        response = http.get(f"/admin/{model}/add/?{query}")
+        assert response.status_code == 200, query
