@@ -1,12 +1,14 @@
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.http import HttpResponseBadRequest
 from django.utils import timezone
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 
 from billing.models import Payment
-from clients.admin_scoping import TrainerScopedAdmin
+from clients.admin_scoping import TrainerScopedAdmin, nul_in_query
 from clients.forms import ClientForm
 from clients.models import Client, ConsentChange, Tag
 from clients.resources import ClientResource
@@ -132,6 +134,17 @@ class ClientAdmin(ImportExportMixin, TrainerScopedAdmin):
 
     def get_resource_kwargs(self, request, *args, **kwargs):
         return {**super().get_resource_kwargs(request, *args, **kwargs), "user": request.user}
+
+    def export_action(self, request):
+        # The export applies the list's filters from the query string; the
+        # list itself answers bad ones with "?e=1", the export with a 400.
+        refused = nul_in_query(request)
+        if refused:
+            return refused
+        try:
+            return super().export_action(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("The list filters in the address are not valid.")
 
     def has_import_permission(self, request):
         return self.has_add_permission(request)

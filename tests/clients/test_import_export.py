@@ -73,6 +73,16 @@ class TestExport:
         response = trainer_client.post(LIST + "export/?q=Alice", form_data(page))
         assert [r["first_name"] for r in csv.DictReader(io.StringIO(response.content.decode()))] == ["Alice"]
 
+    @pytest.mark.parametrize(
+        "query", ["status__exact=%00", "q=%00", "created_at__year=abc", "tags__id__exact=abc", "o=abc"]
+    )
+    def test_malformed_list_filters_on_the_export_are_not_a_500(self, trainer_client, trainer, query):
+        ClientFactory(trainer=trainer)
+        page = trainer_client.get(f"{LIST}export/?{query}")
+        assert page.status_code in (200, 400)
+        data = form_data(page) if page.status_code == 200 else {"format": "0", "resource": "0"}
+        assert trainer_client.post(f"{LIST}export/?{query}", data).status_code in (200, 400)
+
 
 class TestTrainerImport:
     def test_imported_clients_are_the_trainers_own_and_normalised(
