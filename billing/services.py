@@ -55,6 +55,16 @@ def payment_save(*, payment: Payment) -> Payment:
 
 
 def _check(payment: Payment, new_status: str):
+    """Check the transition against the row as it is now, locked until the transaction ends.
+
+    Staff and the daily scan may act on one payment at once: the second waits
+    for the first and then sees its status, so a payment cancelled a moment
+    ago cannot still be marked paid.
+    """
+    if payment.pk:
+        payment.status = (
+            Payment.objects.select_for_update().values_list("status", flat=True).get(pk=payment.pk)
+        )
     if new_status not in ALLOWED_TRANSITIONS[payment.status]:
         current = payment.get_status_display().lower()
         article = "An" if current[0] in "aeiou" else "A"

@@ -207,13 +207,24 @@ ALLOWED_TRANSITIONS = {
 }
 
 
-def _transition(session: Session, new_status: str, **extra) -> Session:
+def _check(session: Session, new_status: str):
+    """Check the transition against the row as it is now, locked until the transaction ends.
+
+    Of two people acting on one session at once, the second waits for the
+    first and then sees its change: a cancelled session stays cancelled.
+    """
+    session.status = Session.objects.select_for_update().values_list("status", flat=True).get(pk=session.pk)
     if new_status not in ALLOWED_TRANSITIONS[session.status]:
         raise ValidationError(
             f"A {session.get_status_display().lower()} session cannot be marked "
             f"{Status(new_status).label.lower()}.",
             code="invalid_transition",
         )
+
+
+@transaction.atomic
+def _transition(session: Session, new_status: str, **extra) -> Session:
+    _check(session, new_status)
     session.status = new_status
     for name, value in extra.items():
         setattr(session, name, value)

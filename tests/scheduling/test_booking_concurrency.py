@@ -9,7 +9,8 @@ from django.db import connection
 
 from scheduling import services
 from scheduling.models import Session
-from tests.factories import ClientFactory, TrainerFactory
+from tests.factories import ClientFactory, SessionFactory, TrainerFactory
+from tests.scheduling.races import race
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 
@@ -55,3 +56,29 @@ def test_two_simultaneous_bookings_of_one_trainer_slot_book_only_one(monkeypatch
     assert len(refused) == 1
     assert "already has a session at that time" in refused[0]
     assert Session.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_session_cancelled_while_being_completed_ends_in_one_consistent_state(monkeypatch):
+    session = SessionFactory(client=ClientFactory(trainer=TrainerFactory(username="t2")))
+    outcomes = race(
+        monkeypatch,
+        services,
+        {
+            "complete": lambda: services.session_mark_completed(session=Session.objects.get(pk=session.pk)),
+            "cancel": lambda: services.session_cancel(session=Session.objects.get(pk=session.pk)),
+        },
+    )
+    assert list(outcomes.values()).count("done") == 1
+    session.refresh_from_db()
+    if outcomes["cancel"] == "done":
+        assert (session.status, outcomes["complete"]) == (
+            "cancelled",
+            "A cancelled session cannot be marked completed.",
+        )
+    else:
+        assert (session.status, outcomes["cancel"]) == (
+            "completed",
+            "A completed session cannot be marked cancelled.",
+        )
