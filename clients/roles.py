@@ -22,10 +22,14 @@ TRAINER_PERMISSIONS = {
     ("scheduling", "session"): ("view", "add", "change"),
     ("billing", "payment"): ("view", "add", "change"),
     ("messaging", "message"): ("view", "add"),
+    ("messaging", "messageevent"): ("view",),
     ("automation", "automationrule"): ("view",),
     ("automation", "automationlog"): ("view",),
+    # A trainer's segments and campaigns only ever reach their own clients.
+    ("campaigns", "segment"): ("view", "add", "change", "delete"),
+    ("campaigns", "campaign"): ("view", "add", "change", "delete"),
 }
-MANAGER_APPS = ("clients", "scheduling", "billing", "messaging", "automation")
+MANAGER_APPS = ("clients", "scheduling", "billing", "messaging", "automation", "campaigns")
 
 
 def is_manager(user) -> bool:
