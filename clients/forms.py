@@ -2,6 +2,24 @@ from django import forms
 
 from clients.models import Client
 from clients.selectors import client_email_taken
+from clients.validators import known_timezones
+
+
+class DatalistTextInput(forms.TextInput):
+    """A text box that suggests values as you type and still accepts any text."""
+
+    template_name = "clients/widgets/datalist_input.html"
+
+    def __init__(self, options, attrs=None):
+        super().__init__(attrs)
+        self.options = options
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        datalist_id = f"{context['widget']['attrs'].get('id') or name}-options"
+        context["widget"]["attrs"]["list"] = datalist_id
+        context["widget"].update(datalist_id=datalist_id, datalist=self.options)
+        return context
 
 
 class ClientForm(forms.ModelForm):
@@ -33,6 +51,8 @@ class ClientForm(forms.ModelForm):
             "sms_reminders",
             "sms_marketing",
         )
+        widgets = {"timezone": DatalistTextInput(sorted(known_timezones()))}
+        help_texts = {"phone": "Any common format; stored as E.164 (+447911123456)."}
 
     def owner(self):
         if "trainer" in self.fields:

@@ -69,6 +69,12 @@ class TestTimeZone:
             ClientFactory.build(trainer=trainer, timezone="Mars/Olympus_Mons").full_clean()
         assert exc.value.message_dict["timezone"] == [TZ_ERROR.format("Mars/Olympus_Mons")]
 
+    def test_the_field_suggests_iana_names(self, trainer_client):
+        body = trainer_client.get(ADD_URL).content.decode()
+        assert 'list="id_timezone-options"' in body
+        assert '<datalist id="id_timezone-options">' in body
+        assert '<option value="America/New_York">' in body
+
     def test_a_blank_time_zone_means_the_studios(self, trainer, settings):
         assert str(ClientFactory.build(trainer=trainer, timezone="").tzinfo) == settings.STUDIO_TIME_ZONE
         assert str(ClientFactory.build(trainer=trainer, timezone="Asia/Tokyo").tzinfo) == "Asia/Tokyo"
