@@ -6,11 +6,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from automation import previews, templating
-from automation.enqueue import enqueue
 from automation.forms import AutomationRuleForm
 from automation.models import DEFAULT_CATEGORY, AutomationLog, AutomationRule, TriggerEvent
 from clients.admin_scoping import TrainerScopedAdmin
 from clients.roles import is_manager
+from fitcrm.queue import enqueue
 from messaging.models import Message
 
 MessageStatus = Message.Status

@@ -12,8 +12,8 @@ from django.db.models.signals import post_init, post_save
 from django.utils import timezone
 
 from automation import services
-from automation.enqueue import enqueue
 from billing.models import Payment
+from fitcrm.queue import enqueue
 from scheduling.models import Session
 
 HANDLE_EVENT_TASK = "automation.tasks.handle_event"

@@ -3,8 +3,8 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed, JsonRespo
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
-from automation.enqueue import enqueue
 from automation.schedules import SCAN_TASK
+from fitcrm.queue import enqueue
 
 
 @csrf_exempt  # called by cron services, authenticated by the bearer token

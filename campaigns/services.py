@@ -21,6 +21,7 @@ from campaigns.models import Campaign, Segment
 from campaigns.selectors import campaign_audience
 from clients.models import Category, Channel, Client
 from clients.roles import is_manager
+from fitcrm.queue import enqueue
 from messaging.models import Message
 from messaging.services import kick_delivery_on_commit
 
@@ -96,12 +97,10 @@ def campaign_send_now(*, campaign: Campaign, user=None) -> Campaign:
 
 
 def _enqueue_plan(campaign_id: int) -> None:
-    from django_q.tasks import async_task
-
     # robust: a broker hiccup must not fail the request; the every-minute due check
     # plans the campaign anyway.
     transaction.on_commit(
-        lambda: async_task("campaigns.tasks.plan_campaign", campaign_id, q_options={"timeout": 110}),
+        lambda: enqueue("campaigns.tasks.plan_campaign", campaign_id, q_options={"timeout": 110}),
         robust=True,
     )
 
@@ -282,9 +281,7 @@ def campaign_send_test(*, campaign: Campaign, user, client: Client | None = None
         body=body,
         sent_by=user,
     )
-    from django_q.tasks import async_task
-
-    transaction.on_commit(lambda: async_task("campaigns.tasks.deliver_test_send", message.pk), robust=True)
+    transaction.on_commit(lambda: enqueue("campaigns.tasks.deliver_test_send", message.pk), robust=True)
     return message
 
 

@@ -55,6 +55,10 @@ class MessageAdmin(TrainerScopedAdmin):
     autocomplete_fields = ("client",)
     inlines = (MessageEventInline,)
     actions = ("retry_now", "cancel")
+
+    def get_inlines(self, request, obj):
+        # A message being composed has no history yet.
+        return self.inlines if obj is not None else ()
     readonly_fields = (
         "status",
         "direction",

@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from clients.models import Category, Channel, Client, ConsentChange
 from clients.services import client_sms_opt_out
+from fitcrm.queue import enqueue
 from messaging.channels import CHANNELS, DeliveryError, get_channel
 from messaging.channels.sms import TWILIO_UNSUBSCRIBED
 from messaging.models import Message, MessageEvent
@@ -110,9 +111,7 @@ def send_message(
 
 def kick_delivery():
     """Start a delivery worker task now (one task drains many batches)."""
-    from django_q.tasks import async_task
-
-    async_task(DELIVER_TASK, task_name="messaging: deliver pending")
+    enqueue(DELIVER_TASK, task_name="messaging: deliver pending")
 
 
 def kick_delivery_on_commit():
