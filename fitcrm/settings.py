@@ -5,6 +5,7 @@ secret has a default: start-up fails with a clear message instead.
 See ``.env.example`` for the full list.
 """
 
+import secrets
 import zoneinfo
 from pathlib import Path
 
@@ -144,7 +145,9 @@ ANYMAIL = {
         for key, value in env.ENVIRON.items()
         if key.startswith("ANYMAIL_") and key != "ANYMAIL_WEBHOOK_SECRET"
     },
-    "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default=""),
+    # Anymail treats an empty secret as "no authentication". Unset, the tracking
+    # webhooks get a random secret nobody knows: locked until configured.
+    "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="") or f"unset:{secrets.token_urlsafe(32)}",
 }
 
 # --- SMS (Twilio) ------------------------------------------------------------
@@ -185,8 +188,8 @@ PORTAL_LINK_MAX_AGE_DAYS = env.int("PORTAL_LINK_MAX_AGE_DAYS", default=30)
 CANCELLATION_NOTICE_HOURS = env.int("CANCELLATION_NOTICE_HOURS", default=24)
 CANCELLATION_POLICY_TEXT = env.str(
     "CANCELLATION_POLICY_TEXT",
-    default="Sessions can be cancelled free of charge up to 24 hours before they start. "
-    "Please call the studio for later changes.",
+    default=f"Sessions can be cancelled free of charge up to {CANCELLATION_NOTICE_HOURS} hours "
+    "before they start. Please call the studio for later changes.",
 )
 
 # --- Background work (django-q2) -------------------------------------------------

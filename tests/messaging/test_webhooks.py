@@ -280,3 +280,25 @@ def test_twilio_webhooks_are_closed_without_an_auth_token(client, sent_sms, sett
     settings.TWILIO_AUTH_TOKEN = ""
     signature = RequestValidator("").compute_signature(f"https://crm.studio.example{STATUS_URL}", params)
     assert client.post(STATUS_URL, params, HTTP_X_TWILIO_SIGNATURE=signature).status_code == 403
+
+
+def test_anymail_webhooks_stay_locked_when_no_secret_is_configured(client, sent_email):
+    """An unset ANYMAIL_WEBHOOK_SECRET must not mean "anyone may post bounces"."""
+    payload = {
+        "RecordType": "Bounce",
+        "MessageID": sent_email.provider_id,
+        "Email": sent_email.to_address,
+        "Type": "HardBounce",
+        "TypeCode": 1,
+        "BouncedAt": "2026-03-10T12:00:05Z",
+        "Details": "",
+        "Tag": "",
+        "Metadata": {},
+        "ServerID": 1,
+    }
+    response = client.post(
+        "/anymail/postmark/tracking/", json.dumps(payload), content_type="application/json"
+    )
+    assert response.status_code in (400, 403)
+    sent_email.client.refresh_from_db()
+    assert sent_email.client.email_suppressed_at is None
