@@ -87,7 +87,7 @@ def studio_tz() -> ZoneInfo:
 def window_start(now: datetime) -> datetime:
     last = ScanState.objects.filter(name=STATE_NAME).values_list("scanned_until", flat=True).first()
     if last is None or last >= now:
-        # First scan ever, or a scan run "in the future" by --now: look back a little.
+        # First scan ever, or a --now scan behind the recorded state: look back a little.
         last = now - timedelta(minutes=settings.AUTOMATION_FIRST_LOOKBACK_MINUTES)
     return max(last, now - timedelta(hours=settings.AUTOMATION_MAX_CATCHUP_HOURS))
 
@@ -330,8 +330,12 @@ def scan(*, now: datetime | None = None, dry_run: bool = False) -> ScanResult:
         except Exception as exc:  # one broken event type must not stop the others; reported as an error
             logger.exception("automation scan: %s failed", event)
             result.errors.append(f"{event}: {type(exc).__name__}: {exc}")
-    if not dry_run and result.ok:
+    if not dry_run and result.ok and now <= timezone.now():
         # After a failure the next scan covers this window again (the log makes that safe),
         # so whatever the failure held up still goes once it is fixed.
+        # A scan "in the future" (``run_triggers --now`` ahead of the clock) is not
+        # recorded: the state never moves back, so real scans would find it ahead of
+        # them and fall back to the short first look-back, losing their catch-up.
+        # A --now in the past is recorded as usual (it never moves the state back).
         _advance(now)
     return result

@@ -451,3 +451,16 @@ def test_run_triggers_exits_2_when_an_event_type_failed(reminder, monkeypatch, c
         call_command("run_triggers")
     assert exc.value.returncode == 2
     assert "ERROR session_scheduled: RuntimeError: bug" in capsys.readouterr().out
+
+
+def test_a_scan_run_in_the_future_does_not_cost_real_scans_their_catch_up(reminder):
+    session = session_at(utc(2026, 12, 2, 9, 30))
+    scan_at(utc(2026, 12, 1, 8, 0))
+    with time_machine.travel(utc(2026, 12, 1, 8, 5), tick=False):
+        # Someone tries out next week's reminders by hand (nothing due for this session then).
+        call_command("run_triggers", "--now", "2026-12-08T09:00Z")
+    assert ScanState.objects.get().scanned_until == utc(2026, 12, 1, 8, 0)
+    # An outage: the next real scan is two hours later and still sends the 09:30 reminder.
+    scan_at(utc(2026, 12, 1, 10, 0))
+    assert Message.objects.get().session == session
+    assert ScanState.objects.get().scanned_until == utc(2026, 12, 1, 10, 0)

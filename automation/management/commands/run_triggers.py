@@ -29,7 +29,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--now", help="Scan as if it were this moment (ISO; studio time if no zone).")
+        parser.add_argument(
+            "--now",
+            help="Scan as if it were this moment (ISO; studio time if no zone). A moment ahead of "
+            "the clock is not remembered as scanned, so the regular scans' catch-up is unaffected.",
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="Report what would be sent; change nothing."
         )
