@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.db import transaction
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
@@ -10,35 +10,39 @@ from automation.forms import AutomationRuleForm
 from automation.models import DEFAULT_CATEGORY, AutomationLog, AutomationRule, TriggerEvent
 from clients.admin_scoping import TrainerScopedAdmin
 from clients.roles import is_manager
-from fitcrm.queue import enqueue
 from messaging.models import Message
 
 MessageStatus = Message.Status
 LogStatus = AutomationLog.Status
 
 
-def with_statistics(queryset):
-    """Per-rule counts in the same query as the rules (one LEFT JOIN, GROUP BY rule)."""
+def with_statistics(queryset, *, trainer_id=None):
+    """Per-rule counts in the same query as the rules (LEFT JOINs, GROUP BY rule).
+
+    ``trainer_id``: count only the logs of that trainer's clients (a studio-wide
+    rule's figures would otherwise tell a trainer about everyone's clients).
+    """
+    scope = Q() if trainer_id is None else Q(logs__client__trainer_id=trainer_id)
+    sent = [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ]
     return queryset.annotate(
-        stat_fired=Count("logs"),
-        stat_sent=Count(
-            "logs",
-            filter=Q(
-                logs__message__status__in=[MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ]
-            ),
-        ),
+        stat_fired=Count("logs", filter=scope),
+        stat_sent=Count("logs", filter=scope & Q(logs__message__status__in=sent)),
         stat_delivered=Count(
-            "logs", filter=Q(logs__message__status__in=[MessageStatus.DELIVERED, MessageStatus.READ])
+            "logs", filter=scope & Q(logs__message__status__in=[MessageStatus.DELIVERED, MessageStatus.READ])
         ),
         stat_failed=Count(
-            "logs", filter=Q(logs__status=LogStatus.FAILED) | Q(logs__message__status=MessageStatus.FAILED)
+            "logs",
+            filter=scope & (Q(logs__status=LogStatus.FAILED) | Q(logs__message__status=MessageStatus.FAILED)),
         ),
         stat_skipped=Count(
             "logs",
-            filter=Q(logs__status=LogStatus.SKIPPED)
-            | Q(logs__message__status__in=[MessageStatus.SUPPRESSED, MessageStatus.CANCELLED]),
+            filter=scope
+            & (
+                Q(logs__status=LogStatus.SKIPPED)
+                | Q(logs__message__status__in=[MessageStatus.SUPPRESSED, MessageStatus.CANCELLED])
+            ),
         ),
-        stat_last_fired=Max("logs__created_at"),
+        stat_last_fired=Max("logs__created_at", filter=scope),
     )
 
 
@@ -88,13 +92,19 @@ class AutomationRuleAdmin(admin.ModelAdmin):
     last_fired = _stat("stat_last_fired", "last fired")
 
     def get_queryset(self, request):
-        return with_statistics(super().get_queryset(request))
+        qs = super().get_queryset(request)
+        if is_manager(request.user):
+            return with_statistics(qs)
+        # A trainer sees the studio-wide rules and their own; a rule scoped to another
+        # trainer is "not found" in every admin view (list, change, history, actions).
+        qs = qs.filter(Q(trainer__isnull=True) | Q(trainer=request.user))
+        return with_statistics(qs, trainer_id=request.user.pk)
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
         if obj is not None:
             # The preview shows a real client: a trainer only ever sees one of their own.
-            obj.preview_viewer_trainer_id = None if is_manager(request.user) else request.user.pk
+            obj.preview_viewer_trainer_id = previews.viewer_trainer_id(request.user)
         return obj
 
     @admin.display(description="scope", ordering="trainer")
@@ -168,24 +178,28 @@ class AutomationRuleAdmin(admin.ModelAdmin):
             logs,
         )
 
-    @admin.action(description="Send a test to me (by email)")
+    # "view": a test goes only to the user themselves and shows only their own
+    # clients (with sample links), so a trainer, who cannot edit rules, may use it.
+    @admin.action(description="Send a test to me (by email)", permissions=["view"])
     def send_test_to_me(self, request, queryset):
         if not request.user.email:
             self.message_user(request, "Your user has no email address to send the test to.", messages.ERROR)
             return
-        rules = list(queryset[:10])
-        for rule in rules:
-            transaction.on_commit(
-                lambda pk=rule.pk: enqueue(
-                    "automation.tasks.send_test", pk, request.user.pk, task_name=f"automation: test {pk}"
-                )
+        sent = 0
+        for rule in queryset[:10]:
+            try:
+                previews.send_test(rule=rule, user=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{rule}: not sent: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                sent += 1
+        if sent:
+            self.message_user(
+                request,
+                f"Test of {sent} rule(s) queued to {request.user.email}, rendered against a recent "
+                "object of your own clients or sample values, with sample links.",
+                messages.SUCCESS,
             )
-        self.message_user(
-            request,
-            f"Test of {len(rules)} rule(s) queued to {request.user.email}, rendered against a recent real "
-            "object or sample values.",
-            messages.SUCCESS,
-        )
 
     @admin.action(description="Activate selected rules", permissions=["change"])
     def activate(self, request, queryset):
@@ -202,7 +216,8 @@ class AutomationRuleAdmin(admin.ModelAdmin):
 class AutomationLogAdmin(TrainerScopedAdmin):
     trainer_lookup = "client__trainer"
     list_display = ("created_at", "rule", "occurrence_key", "status", "client", "message_link", "error")
-    list_filter = ("status", "rule", "created_at")
+    # Only the rules in the logs this user may see (a trainer's are scoped by client).
+    list_filter = ("status", ("rule", admin.RelatedOnlyFieldListFilter), "created_at")
     list_select_related = ("rule", "client", "message")
     search_fields = ("occurrence_key", "client__first_name", "client__last_name", "error")
     date_hierarchy = "created_at"

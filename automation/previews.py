@@ -1,17 +1,20 @@
 """Previews and test sends for the admin: a rule rendered against a real recent
-object (the most recent one the rule could fire for) or, failing that, sample values."""
+object (the most recent one the rule could fire for, among the viewer's own
+clients) or, failing that, sample values. Personal links are always samples:
+staff must not see or forward a client's live portal or unsubscribe link."""
 
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.utils import timezone
 
 from automation import templating
 from automation.models import AutomationRule, TriggerEvent
 from billing.models import Payment
 from clients.models import Channel, Client
+from clients.roles import is_manager
+from messaging.models import Message
+from messaging.services import send_test_email
 from scheduling.models import Session
 
 
@@ -73,7 +76,9 @@ def preview(rule: AutomationRule, *, viewer_trainer_id=None) -> Preview:
     if target:
         client, session, payment = target
         names = templating.used_variables(subject_tpl) | templating.used_variables(body_tpl)
-        context = templating.context_for(client=client, session=session, payment=payment, names=names)
+        context = templating.context_for(
+            client=client, session=session, payment=payment, names=names, sample_links=True
+        )
         what = session or payment or client
         source = f"{what._meta.verbose_name} “{what}” (the most recent one)"
     else:
@@ -82,17 +87,23 @@ def preview(rule: AutomationRule, *, viewer_trainer_id=None) -> Preview:
     return Preview(templating.render(subject_tpl, context), templating.render(body_tpl, context), source)
 
 
-def send_test_to_user(*, rule_id: int, user_id: int) -> str:
-    """Email the rule's preview to a staff user (runs in the worker, never in a request)."""
-    rule = AutomationRule.objects.get(pk=rule_id)
-    user = get_user_model().objects.get(pk=user_id)
-    result = preview(rule)
+def viewer_trainer_id(user) -> int | None:
+    """Whose clients a preview may show: ``None`` (anyone's) for managers, else the trainer's own."""
+    return None if is_manager(user) else user.pk
+
+
+def send_test(*, rule: AutomationRule, user) -> Message:
+    """Email the rule's preview to the staff member (``messaging.services.send_test_email``).
+
+    Raises ``ValidationError`` when the rule's templates do not render or the
+    user has no email address.
+    """
+    result = preview(rule, viewer_trainer_id=viewer_trainer_id(user))
     if result.error:
-        return f"not sent: {result.error}"
+        raise ValidationError(result.error)
     channel = Channel(rule.channel).label
     body = (
         f"{result.body}\n\n---\nTest of the automation rule “{rule.name}” ({channel}), "
         f"rendered with {result.source}, {timezone.localtime():%d %b %Y %H:%M}."
     )
-    send_mail(f"[Test] {result.subject or rule.name}", body, None, [user.email])
-    return f"sent to {user.email}"
+    return send_test_email(user=user, subject=result.subject or rule.name, body=body)

@@ -14,9 +14,3 @@ def run_scan() -> str:
     """The periodic schedule's and the trigger endpoint's unit of work."""
     result = scan.scan()
     return "\n".join(result.summary())
-
-
-def send_test(rule_id: int, user_id: int) -> str:
-    from automation.previews import send_test_to_user
-
-    return send_test_to_user(rule_id=rule_id, user_id=user_id)

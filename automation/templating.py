@@ -233,13 +233,34 @@ def _person_name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def context_for(*, client, session=None, payment=None, now: datetime | None = None, names=None) -> dict:
+#: Signed per-client links: a preview or a test send carries sample values instead,
+#: so staff never see (or pass on) a live link, and a click in a test cannot
+#: unsubscribe, confirm or cancel anything for the real client.
+LINK_VARIABLES = ("portal_link", "unsubscribe_link", "confirm_link", "cancel_link")
+
+
+def context_for(
+    *,
+    client,
+    session=None,
+    payment=None,
+    now: datetime | None = None,
+    names=None,
+    sample_links: bool = False,
+) -> dict:
     """The flat context of strings for one recipient.
 
     ``names`` limits the work to the variables a template uses (links are signed
-    per call, so they are only built when asked for).
+    per call, so they are only built when asked for). ``sample_links``: the
+    links are the sample ones (previews and test sends).
     """
     wanted = set(VARIABLES if names is None else names)
+    if sample_links:
+        links = wanted & set(LINK_VARIABLES)
+        sample = sample_context(TriggerEvent.SESSION_CREATED)  # every link variable
+        return context_for(client=client, session=session, payment=payment, now=now, names=wanted - links) | {
+            name: sample[name] for name in links
+        }
     now = now or timezone.now()
     tz = client.tzinfo
     values = {

@@ -23,7 +23,7 @@ from clients.models import Category, Channel, Client
 from clients.roles import is_manager
 from fitcrm.queue import enqueue
 from messaging.models import Message
-from messaging.services import kick_delivery_on_commit
+from messaging.services import kick_delivery_on_commit, send_test_email
 
 logger = logging.getLogger(__name__)
 
@@ -253,12 +253,9 @@ def campaign_cancel(*, campaign: Campaign, now: dt.datetime | None = None) -> in
 def campaign_send_test(*, campaign: Campaign, user, client: Client | None = None) -> Message:
     """Send the campaign, rendered for ``client``, to the staff member's own address.
 
-    The subject says [TEST] and the personal links are samples (a click must not
-    unsubscribe the real client). The message has no client: it is neither a
-    recipient nor counted in the statistics.
+    The personal links are samples (a click must not unsubscribe the real
+    client); ``messaging.services.send_test_email`` marks, records and delivers it.
     """
-    if not user.email:
-        raise ValidationError("Add an email address to your own user account to receive test sends.")
     _check_segment_allowed(segment=campaign.segment, user=user)
     if client is None:
         client = campaign_audience(campaign).select_related("trainer").order_by("pk").first()
@@ -266,57 +263,4 @@ def campaign_send_test(*, campaign: Campaign, user, client: Client | None = None
         raise PermissionDenied("You can only preview your own clients.")
     render = rendering.compile_campaign(subject=campaign.subject, body=campaign.body, sample_links=True)
     subject, body = render(client)
-    now = timezone.now()
-    # Delivered by our own task, not the outbox engine: the engine sends only to
-    # clients. ``sending`` + ``claimed_at`` keeps the engine's claim away from it.
-    message = Message.objects.create(
-        client=None,
-        campaign=campaign,
-        channel=Channel.EMAIL,
-        category=Category.MARKETING,
-        status=Message.Status.SENDING,
-        claimed_at=now,
-        to_address=user.email,
-        subject=f"[TEST] {subject}"[:200],
-        body=body,
-        sent_by=user,
-    )
-    transaction.on_commit(lambda: enqueue("campaigns.tasks.deliver_test_send", message.pk), robust=True)
-    return message
-
-
-def test_send_deliver(*, message_id: int) -> bool:
-    """Send one test message (see ``campaign_send_test``); returns whether it went out."""
-    from django.db.models import F
-
-    from messaging.channels import DeliveryError, get_channel
-
-    now = timezone.now()
-    # attempts 0 → 1 is the claim: a retried task does not send the test twice.
-    claimed = Message.objects.filter(
-        pk=message_id, client__isnull=True, status=Message.Status.SENDING, attempts=0
-    ).update(attempts=F("attempts") + 1, updated_at=now)
-    if not claimed:
-        return False
-    message = Message.objects.get(pk=message_id)
-    channel = get_channel(Channel.EMAIL)
-    channel.open()
-    try:
-        result = channel.send(message)
-    except DeliveryError as exc:
-        Message.objects.filter(pk=message_id).update(
-            status=Message.Status.FAILED,
-            error=str(exc)[:2000],
-            failed_at=timezone.now(),
-        )
-        return False
-    finally:
-        channel.close()
-    done = timezone.now()
-    Message.objects.filter(pk=message_id).update(
-        status=Message.Status.SENT,
-        provider_id=result.provider_id,
-        sent_at=done,
-        updated_at=done,
-    )
-    return True
+    return send_test_email(user=user, subject=subject, body=body)

@@ -11,7 +11,3 @@ def plan_campaign(campaign_id: int) -> int | None:
 def send_due_campaigns() -> int:
     """Run every minute by the django-q2 schedule (see ``campaigns.schedules``)."""
     return services.send_due_campaigns()
-
-
-def deliver_test_send(message_id: int) -> bool:
-    return services.test_send_deliver(message_id=message_id)

@@ -32,6 +32,7 @@ from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
@@ -49,7 +50,6 @@ logger = logging.getLogger(__name__)
 Status = Message.Status
 LINK_FIELDS = frozenset({"rule", "session", "payment", "campaign", "sent_by", "not_after"})
 DELIVER_TASK = "messaging.tasks.deliver_pending"
-TERMINAL = frozenset({Status.DELIVERED, Status.READ, Status.FAILED, Status.SUPPRESSED, Status.CANCELLED})
 
 # A status may only be reached from these; anything else is a late or repeated report.
 ADVANCE_FROM = {
@@ -107,6 +107,73 @@ def send_message(
     )
     kick_delivery_on_commit()
     return message
+
+
+def send_test_email(*, user, subject: str, body: str) -> Message:
+    """Email a test (of a campaign, an automation rule...) to the staff member's own address.
+
+    The subject says [TEST]. The message has no client: it is nobody's
+    recipient, never in a campaign's or a rule's statistics, and the outbox
+    engine (which sends only to clients) leaves it alone: ``sending`` with
+    ``claimed_at`` keeps its claim away, and ``deliver_test_email`` sends it
+    from a task after the caller's transaction commits. It is marketing email
+    so that it counts against the studio's marketing email rate.
+    """
+    if not user.email:
+        raise ValidationError("Add an email address to your own user account to receive test sends.")
+    message = Message.objects.create(
+        client=None,
+        channel=Channel.EMAIL,
+        category=Category.MARKETING,
+        status=Status.SENDING,
+        claimed_at=timezone.now(),
+        to_address=user.email,
+        subject=f"[TEST] {subject}"[:200],
+        body=body,
+        sent_by=user,
+    )
+    transaction.on_commit(
+        lambda: enqueue(
+            "messaging.services.deliver_test_email",
+            message_id=message.pk,
+            task_name=f"test email {message.pk}",
+        ),
+        robust=True,
+    )
+    return message
+
+
+def deliver_test_email(*, message_id: int) -> bool:
+    """The task behind ``send_test_email``; returns whether the email went out."""
+    now = timezone.now()
+    # attempts 0 → 1 is the claim: a retried task does not send the test twice.
+    claimed = Message.objects.filter(
+        pk=message_id, client__isnull=True, status=Status.SENDING, attempts=0
+    ).update(attempts=F("attempts") + 1, updated_at=now)
+    if not claimed:
+        return False
+    message = Message.objects.get(pk=message_id)
+    channel = get_channel(Channel.EMAIL)
+    channel.open()
+    try:
+        result = channel.send(message)
+    except DeliveryError as exc:
+        done = timezone.now()
+        Message.objects.filter(pk=message_id).update(
+            status=Status.FAILED, error=str(exc)[:2000], failed_at=done, updated_at=done
+        )
+        return False
+    finally:
+        channel.close()
+    done = timezone.now()
+    Message.objects.filter(pk=message_id).update(
+        status=Status.SENT,
+        provider_id=result.provider_id,
+        from_address=result.from_address,
+        sent_at=done,
+        updated_at=done,
+    )
+    return True
 
 
 def kick_delivery():

@@ -128,7 +128,119 @@ def test_send_a_test_to_me_emails_the_staff_user_through_the_worker(
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [manager.email]
     assert "Happy birthday Alex" in mail.outbox[0].body
-    assert not Message.objects.exists()  # a test to staff is not a client message
+    assert mail.outbox[0].subject.startswith("[TEST] ")
+    # Recorded like a campaign's test send: a message to staff, never to a client.
+    message = Message.objects.get()
+    assert message.client is None and message.to_address == manager.email
+    assert message.status == Message.Status.SENT
+
+
+def test_a_trainers_test_send_never_carries_another_trainers_client_or_a_live_link(
+    trainer_client, trainer, other_trainer, make_rule, q_sync, django_capture_on_commit_callbacks
+):
+    from messaging import links
+
+    rule = make_rule(
+        TriggerEvent.SESSION_CREATED,
+        channel="email",
+        body_template="Hi {{ first_name }}: {{ portal_link }} {{ confirm_link }} {{ cancel_link }} "
+        "{{ unsubscribe_link }}",
+    )
+    mine = SessionFactory(client=ClientFactory(trainer=trainer, first_name="Mine"))
+    # The studio's most recent session belongs to another trainer's client.
+    theirs = SessionFactory(client=ClientFactory(trainer=other_trainer, first_name="Zebedee"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = trainer_client.post(
+            CHANGELIST, {"action": "send_test_to_me", "_selected_action": [rule.pk]}, follow=True
+        )
+    assert "queued to" in response.content.decode()
+    [email] = mail.outbox
+    assert email.to == [trainer.email]
+    assert "Hi Mine" in email.body and "Zebedee" not in email.body
+    assert "sample-token" in email.body
+    for session in (mine, theirs):
+        assert links.portal_link(session.client) not in email.body
+        assert links.confirm_link(session) not in email.body
+
+
+def test_the_preview_shows_sample_links_not_a_real_clients(manager_client, make_rule):
+    from messaging import links
+
+    rule = make_rule(TriggerEvent.SESSION_CREATED, body_template="{{ portal_link }} {{ cancel_link }}")
+    session = SessionFactory()
+    page = manager_client.get(
+        reverse("admin:automation_automationrule_change", args=[rule.pk])
+    ).content.decode()
+    assert "sample-token" in page
+    assert links.portal_link(session.client) not in page
+    assert links.cancel_link(session) not in page
+
+
+def test_send_a_test_to_me_needs_a_permission(make_rule):
+    from django.contrib.admin.sites import site
+
+    action = site._registry[AutomationRule].send_test_to_me
+    assert list(action.allowed_permissions) == ["view"]
+
+
+# --- Trainer scoping of the rules ---------------------------------------------------------------
+
+
+@pytest.fixture
+def scoped_rules(make_rule, trainer, other_trainer):
+    return {
+        "studio": make_rule(TriggerEvent.SESSION_CREATED, name="Studio rule"),
+        "mine": make_rule(TriggerEvent.SESSION_CREATED, name="My rule", trainer=trainer),
+        "theirs": make_rule(TriggerEvent.SESSION_CREATED, name="Their rule", trainer=other_trainer),
+    }
+
+
+def test_a_trainer_lists_studio_rules_and_their_own_only(trainer_client, scoped_rules):
+    response = trainer_client.get(CHANGELIST)
+    assert {r.name for r in response.context["cl"].result_list} == {"Studio rule", "My rule"}
+
+
+def test_a_trainer_cannot_open_another_trainers_rule(trainer_client, scoped_rules):
+    def url(key):
+        return reverse("admin:automation_automationrule_change", args=[scoped_rules[key].pk])
+
+    assert trainer_client.get(url("studio")).status_code == 200
+    assert trainer_client.get(url("mine")).status_code == 200
+    assert trainer_client.get(url("theirs")).status_code in (302, 404)
+
+
+def test_a_trainers_rule_statistics_count_only_their_clients(
+    trainer_client, manager, trainer, other_trainer, scoped_rules
+):
+    from django.test import Client
+
+    manager_client = Client()
+    manager_client.force_login(manager)
+    rule = scoped_rules["studio"]
+    add_log(rule, "a", message_status="delivered", client=ClientFactory(trainer=trainer))
+    add_log(rule, "b", message_status="delivered", client=ClientFactory(trainer=other_trainer))
+    add_log(rule, "c", message_status="failed", client=ClientFactory(trainer=other_trainer))
+    change = reverse("admin:automation_automationrule_change", args=[rule.pk])
+
+    row = next(r for r in trainer_client.get(CHANGELIST).context["cl"].result_list if r.pk == rule.pk)
+    assert (row.stat_fired, row.stat_delivered, row.stat_failed) == (1, 1, 0)
+    assert "fired 1 · sent 1 · delivered 1 · failed 0" in trainer_client.get(change).content.decode()
+
+    row = next(r for r in manager_client.get(CHANGELIST).context["cl"].result_list if r.pk == rule.pk)
+    assert (row.stat_fired, row.stat_delivered, row.stat_failed) == (3, 2, 1)
+    assert "fired 3 · sent 2 · delivered 2 · failed 1" in manager_client.get(change).content.decode()
+
+
+def test_the_log_rule_filter_offers_only_rules_in_the_trainers_logs(
+    trainer_client, trainer, other_trainer, scoped_rules
+):
+    add_log(scoped_rules["mine"], "mine", client=ClientFactory(trainer=trainer))
+    add_log(scoped_rules["studio"], "studio", client=ClientFactory(trainer=trainer))
+    add_log(scoped_rules["theirs"], "theirs", client=ClientFactory(trainer=other_trainer))
+    response = trainer_client.get(reverse("admin:automation_automationlog_changelist"))
+    [rule_filter] = [f for f in response.context["cl"].filter_specs if getattr(f, "field_path", "") == "rule"]
+    assert sorted(label for _, label in rule_filter.lookup_choices) == ["My rule", "Studio rule"]
+    assert "Their rule" not in response.content.decode()
 
 
 def test_rule_with_history_cannot_be_deleted(manager_client, make_rule):
