@@ -59,6 +59,7 @@ class MessageAdmin(TrainerScopedAdmin):
     def get_inlines(self, request, obj):
         # A message being composed has no history yet.
         return self.inlines if obj is not None else ()
+
     readonly_fields = (
         "status",
         "direction",
