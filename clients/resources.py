@@ -14,9 +14,7 @@ from import_export import fields, resources, widgets
 from clients.admin_scoping import staff_users
 from clients.models import Client, ConsentChange, Tag
 from clients.roles import is_manager
-from clients.services import PREFERENCE_FIELDS
-
-PREFERENCES = {name: key for key, name in PREFERENCE_FIELDS.items()}
+from clients.services import preference_changes, record_preference_changes
 
 
 class StaffUsernameWidget(widgets.ForeignKeyWidget):
@@ -91,7 +89,7 @@ class ClientResource(resources.ModelResource):
     def __init__(self, user=None, **kwargs):
         super().__init__(**kwargs)
         self.user = user
-        self._before = {}
+        self._changes = {}
 
     @property
     def manager(self) -> bool:
@@ -138,12 +136,6 @@ class ClientResource(resources.ModelResource):
     def after_init_instance(self, instance, new, row, **kwargs):
         if not self.manager:
             instance.trainer = self.user
-        # A new client's starting point is the defaults: only choices that
-        # differ from them are consent worth recording.
-        self._before[id(instance)] = {
-            name: Client._meta.get_field(name).default if new else getattr(instance, name)
-            for name in PREFERENCES
-        }
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
         errors = dict(import_validation_errors or {})
@@ -151,16 +143,13 @@ class ClientResource(resources.ModelResource):
             errors["trainer"] = [ValidationError("Name the client's trainer (a staff username).")]
         super().validate_instance(instance, errors, validate_unique=validate_unique)
 
+    def before_save_instance(self, instance, row, **kwargs):
+        self._changes[id(instance)] = preference_changes(instance)
+
     def after_save_instance(self, instance, row, **kwargs):
-        before = self._before.pop(id(instance), {})
-        for name, (channel, category) in PREFERENCES.items():
-            now = getattr(instance, name)
-            if name in before and before[name] != now:
-                ConsentChange.objects.create(
-                    client=instance,
-                    channel=channel,
-                    category=category,
-                    granted=now,
-                    source=ConsentChange.Source.IMPORT,
-                    detail=f"CSV import {kwargs.get('file_name') or ''}".strip()[:200],
-                )
+        record_preference_changes(
+            client=instance,
+            changes=self._changes.pop(id(instance), []),
+            source=ConsentChange.Source.IMPORT,
+            detail=f"CSV import {kwargs.get('file_name') or ''}".strip(),
+        )

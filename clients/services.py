@@ -100,8 +100,32 @@ def client_save(*, client: Client) -> Client:
     # Before field validation, which would refuse " pat@example.com".
     client.email = (client.email or "").strip().lower()
     client.full_clean()
+    changes = preference_changes(client)
     client.save()
+    record_preference_changes(client=client, changes=changes, source=ConsentChange.Source.STAFF)
     return client
+
+
+def record_preference_changes(*, client: Client, changes, source: str, detail: str = "") -> None:
+    for (channel, category), granted in changes:
+        _record(client, channel=channel, category=category, granted=granted, source=source, detail=detail)
+
+
+def preference_changes(client: Client) -> list:
+    """The contact preferences this save changes: every consent needs its "when and how".
+
+    A new client is compared with the defaults, an existing one with its stored row.
+    """
+    fields = list(PREFERENCE_FIELDS.values())
+    if client._state.adding:
+        before = {name: Client._meta.get_field(name).get_default() for name in fields}
+    else:
+        before = Client.objects.filter(pk=client.pk).values(*fields).get()
+    return [
+        (key, getattr(client, name))
+        for key, name in PREFERENCE_FIELDS.items()
+        if getattr(client, name) != before[name]
+    ]
 
 
 def client_rotate_portal_secret(*, client: Client) -> Client:

@@ -105,3 +105,26 @@ class TestCanReceive:
             trainer=trainer, email_suppressed_at=timezone.now(), email_suppressed_reason="bounce"
         )
         assert client.cannot_receive_reason(Channel.EMAIL) == "email address suppressed (bounce)"
+
+
+def test_staff_changing_contact_preferences_is_recorded_with_source_staff(client_obj):
+    client_obj.email_marketing = True
+    client_obj.sms_reminders = False
+    client_save(client=client_obj)
+
+    changes = {(c.channel, c.category, c.granted, c.source) for c in client_obj.consent_changes.all()}
+    assert changes == {
+        ("email", "marketing", True, "staff"),
+        ("sms", "transactional", False, "staff"),
+    }
+
+
+def test_saving_a_client_without_preference_changes_records_nothing(client_obj):
+    client_obj.notes = "Knee injury, no lunges."
+    client_save(client=client_obj)
+    assert not client_obj.consent_changes.exists()
+
+
+def test_a_new_client_with_marketing_consent_gets_a_record(trainer):
+    client = client_save(client=new_client(trainer, email="new@example.com", email_marketing=True))
+    assert client.consent_changes.filter(channel="email", category="marketing", granted=True).exists()
