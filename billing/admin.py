@@ -1,25 +1,9 @@
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib import admin
 
 from billing import services
 from billing.forms import PaymentForm
 from billing.models import Payment
-from clients.admin_scoping import TrainerScopedAdmin
-
-
-def _run(modeladmin, request, queryset, service, done):
-    changed, refused = 0, []
-    for payment in queryset.select_related("client"):
-        try:
-            service(payment=payment)
-        except ValidationError as exc:
-            refused.append(f"{payment}: {' '.join(exc.messages)}")
-        else:
-            changed += 1
-    if changed:
-        modeladmin.message_user(request, f"{changed} payment(s) {done}.", messages.SUCCESS)
-    for line in refused:
-        modeladmin.message_user(request, line, messages.ERROR)
+from clients.admin_scoping import TrainerScopedAdmin, run_service_action
 
 
 @admin.register(Payment)
@@ -40,12 +24,18 @@ class PaymentAdmin(TrainerScopedAdmin):
 
     @admin.action(description="Mark selected payments paid", permissions=["change"])
     def mark_paid(self, request, queryset):
-        _run(self, request, queryset, services.payment_mark_paid, "marked paid")
+        run_service_action(
+            self, request, queryset, services.payment_mark_paid, argument="payment", done="marked paid"
+        )
 
     @admin.action(description="Mark selected payments overdue", permissions=["change"])
     def mark_overdue(self, request, queryset):
-        _run(self, request, queryset, services.payment_mark_overdue, "marked overdue")
+        run_service_action(
+            self, request, queryset, services.payment_mark_overdue, argument="payment", done="marked overdue"
+        )
 
     @admin.action(description="Cancel selected payments", permissions=["change"])
     def cancel_payments(self, request, queryset):
-        _run(self, request, queryset, services.payment_cancel, "cancelled")
+        run_service_action(
+            self, request, queryset, services.payment_cancel, argument="payment", done="cancelled"
+        )

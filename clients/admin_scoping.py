@@ -5,9 +5,9 @@ admin's change, delete, history and autocomplete views all start from that
 queryset, so an object outside it answers "not found", never the page.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.http import HttpResponseBadRequest
 from django.utils import timezone
@@ -98,3 +98,28 @@ class TrainerScopedAdmin(admin.ModelAdmin):
             # A trainer filtering by trainer only ever sees themselves.
             filters = [f for f in filters if f not in ("trainer", self.trainer_lookup)]
         return filters
+
+
+def run_service_action(modeladmin, request, queryset, service, *, argument: str, done: str) -> None:
+    """Apply a status-changing service to each selected row.
+
+    A refused transition is reported for that row and the others still change,
+    so one cancelled payment in a selection does not block marking the rest paid.
+    """
+    changed, refused = 0, []
+    for obj in queryset.select_related("client"):
+        try:
+            service(**{argument: obj})
+        except ValidationError as exc:
+            refused.append(f"{obj}: {' '.join(exc.messages)}")
+        else:
+            changed += 1
+    if changed:
+        noun = (
+            modeladmin.model._meta.verbose_name
+            if changed == 1
+            else modeladmin.model._meta.verbose_name_plural
+        )
+        modeladmin.message_user(request, f"{changed} {noun} {done}.", messages.SUCCESS)
+    for line in refused:
+        modeladmin.message_user(request, line, messages.ERROR)

@@ -4,27 +4,12 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from clients.admin_scoping import TrainerScopedAdmin, staff_users
+from clients.admin_scoping import TrainerScopedAdmin, run_service_action, staff_users
 from clients.models import Client
 from clients.roles import is_manager
 from scheduling import services
 from scheduling.forms import SessionForm, WeeklySeriesForm
 from scheduling.models import Session
-
-
-def _run_transition(modeladmin, request, queryset, service, done):
-    changed, refused = 0, []
-    for session in queryset.select_related("client"):
-        try:
-            service(session=session)
-        except ValidationError as exc:
-            refused.append(f"{session}: {' '.join(exc.messages)}")
-        else:
-            changed += 1
-    if changed:
-        modeladmin.message_user(request, f"{changed} session(s) {done}.", messages.SUCCESS)
-    for line in refused:
-        modeladmin.message_user(request, line, messages.ERROR)
 
 
 @admin.register(Session)
@@ -72,15 +57,26 @@ class SessionAdmin(TrainerScopedAdmin):
 
     @admin.action(description="Mark selected sessions completed", permissions=["change"])
     def mark_completed(self, request, queryset):
-        _run_transition(self, request, queryset, services.session_mark_completed, "marked completed")
+        run_service_action(
+            self,
+            request,
+            queryset,
+            services.session_mark_completed,
+            argument="session",
+            done="marked completed",
+        )
 
     @admin.action(description="Mark selected sessions no-show", permissions=["change"])
     def mark_no_show(self, request, queryset):
-        _run_transition(self, request, queryset, services.session_mark_no_show, "marked no-show")
+        run_service_action(
+            self, request, queryset, services.session_mark_no_show, argument="session", done="marked no-show"
+        )
 
     @admin.action(description="Cancel selected sessions", permissions=["change"])
     def cancel_sessions(self, request, queryset):
-        _run_transition(self, request, queryset, services.session_cancel, "cancelled")
+        run_service_action(
+            self, request, queryset, services.session_cancel, argument="session", done="cancelled"
+        )
 
     # --- Weekly series -------------------------------------------------------------
     def get_urls(self):
