@@ -115,11 +115,7 @@ def run_service_action(modeladmin, request, queryset, service, *, argument: str,
         else:
             changed += 1
     if changed:
-        noun = (
-            modeladmin.model._meta.verbose_name
-            if changed == 1
-            else modeladmin.model._meta.verbose_name_plural
-        )
-        modeladmin.message_user(request, f"{changed} {noun} {done}.", messages.SUCCESS)
+        noun = modeladmin.model._meta.verbose_name
+        modeladmin.message_user(request, f"{changed} {noun}(s) {done}.", messages.SUCCESS)
     for line in refused:
         modeladmin.message_user(request, line, messages.ERROR)
