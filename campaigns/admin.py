@@ -10,8 +10,8 @@ from automation.templating import variables_for
 from campaigns import selectors, services
 from campaigns.models import Campaign, Segment
 from clients.admin_scoping import TrainerScopedAdmin
-from clients.models import Client
 from clients.roles import is_manager
+from clients.selectors import visible_clients
 
 
 @admin.register(Segment)
@@ -195,8 +195,7 @@ class CampaignAdmin(TrainerScopedAdmin):
             client = None
             client_id = request.POST.get("preview_client", "")
             if client_id.isdigit():
-                clients = Client.objects.all() if is_manager(request.user) else request.user.clients.all()
-                client = clients.filter(pk=client_id).first()
+                client = visible_clients(request.user).filter(pk=client_id).first()
             services.campaign_send_test(campaign=campaign, user=request.user, client=client)
             return f"Test sent to {request.user.email}."
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from billing.models import Payment
 from campaigns.models import Campaign, Segment
 from clients.models import Client
-from clients.roles import is_manager
+from clients.selectors import scope_clients
 from scheduling.models import Session
 
 SAMPLE_SIZE = 10
@@ -81,12 +81,6 @@ def segment_condition(segment: Segment, *, now: dt.datetime) -> Q:
     return q
 
 
-def _scope(qs: QuerySet, user) -> QuerySet:
-    if user is None or is_manager(user):
-        return qs
-    return qs.filter(trainer=user)
-
-
 def segment_clients(segment: Segment, *, now: dt.datetime | None = None, as_user=None) -> QuerySet:
     """The clients the segment matches now.
 
@@ -96,8 +90,8 @@ def segment_clients(segment: Segment, *, now: dt.datetime | None = None, as_user
     """
     now = now or timezone.now()
     qs = Client.objects.filter(segment_condition(segment, now=now))
-    qs = _scope(qs, segment.owner)
-    return _scope(qs, as_user)
+    qs = scope_clients(qs, segment.owner)
+    return scope_clients(qs, as_user)
 
 
 def campaign_audience(campaign: Campaign, *, now: dt.datetime | None = None) -> QuerySet:

@@ -19,6 +19,7 @@ from clients.admin_widgets import (
     TolerantAutocompleteSelectMultiple,
 )
 from clients.roles import is_manager
+from clients.selectors import visible_clients
 
 
 def nul_in_query(request):
@@ -71,7 +72,7 @@ class TrainerScopedAdmin(admin.ModelAdmin):
         if db_field.name == "trainer":
             kwargs["queryset"] = staff_users() if manager else staff_users().filter(pk=request.user.pk)
         elif not manager and db_field.name == "client":
-            kwargs["queryset"] = db_field.remote_field.model.objects.filter(trainer=request.user)
+            kwargs["queryset"] = visible_clients(request.user)
         elif not manager and db_field.name == "session":
             kwargs["queryset"] = db_field.remote_field.model.objects.filter(client__trainer=request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

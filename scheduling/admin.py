@@ -5,8 +5,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from clients.admin_scoping import TrainerScopedAdmin, run_service_action, staff_users
-from clients.models import Client
 from clients.roles import is_manager
+from clients.selectors import visible_clients
 from scheduling import services
 from scheduling.forms import SessionForm, WeeklySeriesForm
 from scheduling.models import Session
@@ -93,7 +93,7 @@ class SessionAdmin(TrainerScopedAdmin):
         if not self.has_add_permission(request):
             return redirect("admin:index")
         manager = is_manager(request.user)
-        clients = Client.objects.all() if manager else Client.objects.filter(trainer=request.user)
+        clients = visible_clients(request.user)
         trainers = staff_users() if manager else staff_users().filter(pk=request.user.pk)
         form = WeeklySeriesForm(
             request.POST or None, clients=clients, trainers=trainers, initial={"trainer": request.user.pk}

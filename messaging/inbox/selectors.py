@@ -10,16 +10,10 @@ from django.db.models.functions import Coalesce
 
 from clients.models import Client
 from clients.roles import is_manager
+from clients.selectors import visible_clients
 from messaging.models import Message
 
 Direction = Message.Direction
-
-
-def visible_clients(user) -> QuerySet[Client]:
-    clients = Client.objects.all()
-    if is_manager(user):
-        return clients
-    return clients.filter(trainer=user)
 
 
 def unread_messages() -> QuerySet[Message]:
