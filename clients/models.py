@@ -44,7 +44,7 @@ class Client(TimeStampedModel):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(blank=True)
-    phone = PhoneNumberField(blank=True, help_text="Any common format; stored as E.164 (+447700900123).")
+    phone = PhoneNumberField(blank=True, help_text="Any common format; stored as E.164 (+447911123456).")
     birth_date = models.DateField(null=True, blank=True)
     timezone = models.CharField(
         max_length=64,
