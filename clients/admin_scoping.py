@@ -9,7 +9,6 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
-from django.http import HttpResponseBadRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -20,13 +19,6 @@ from clients.admin_widgets import (
 )
 from clients.roles import is_manager
 from clients.selectors import visible_clients
-
-
-def nul_in_query(request):
-    """A 400 for query strings with a NUL character (PostgreSQL would fail on the filter: a 500)."""
-    if any("\x00" in key + "".join(values) for key, values in request.GET.lists()):
-        return HttpResponseBadRequest("The address contains a NUL character.")
-    return None
 
 
 def staff_users():
@@ -84,14 +76,6 @@ class TrainerScopedAdmin(admin.ModelAdmin):
                 db_field, self.admin_site, using=kwargs.get("using")
             )
         return super().formfield_for_manytomany(db_field, request, **kwargs)
-
-    def get_search_results(self, request, queryset, search_term):
-        # PostgreSQL refuses NUL characters in text parameters: that would be a
-        # 500 from the search box or an autocomplete instead of "no results".
-        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
-
-    def changelist_view(self, request, extra_context=None):
-        return nul_in_query(request) or super().changelist_view(request, extra_context)
 
     def get_list_filter(self, request):
         filters = list(super().get_list_filter(request))

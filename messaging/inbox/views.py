@@ -39,10 +39,12 @@ def _context(request, **extra):
 
 
 def _int_or_none(value):
+    """A database id from the query string, or None for anything else."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if 0 < number < 2**63 else None
 
 
 @require_GET

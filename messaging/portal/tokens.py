@@ -36,7 +36,9 @@ def max_age() -> timedelta:
 def client_from_token(token: str, *, queryset=None) -> Client:
     """The client a token was issued to, or :class:`InvalidPortalToken`."""
     client_id, _, _ = token.partition(".")
-    if not client_id.isdigit():
+    # isascii(): str.isdigit() also accepts "²" and other digits int() refuses;
+    # the length keeps the id inside a database integer.
+    if not (client_id.isascii() and client_id.isdigit() and len(client_id) <= 18):
         raise InvalidPortalToken("malformed")
     queryset = Client.objects.all() if queryset is None else queryset
     try:

@@ -16,6 +16,9 @@ def parse_now(value: str) -> datetime:
         raise CommandError(
             f"--now must be an ISO date-time such as 2026-12-01T09:00Z, not {value!r}"
         ) from exc
+    if not 1970 <= moment.year <= 2999:
+        # The scan looks back and ahead by days: dates near the calendar's ends overflow.
+        raise CommandError(f"--now must be between the years 1970 and 2999, not {value!r}")
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=ZoneInfo(settings.STUDIO_TIME_ZONE))
     return moment
