@@ -11,10 +11,6 @@ from django.core.exceptions import ValidationError
 
 from automation import templating
 
-#: Per-client links a test send must not carry: the staff member who clicks
-#: "unsubscribe" in a test would unsubscribe the real client.
-LINK_VARIABLES = ("portal_link", "unsubscribe_link")
-
 
 def validate(*, subject: str, body: str) -> None:
     """Raise ``ValidationError`` keyed by field when a template is not acceptable."""
@@ -43,10 +39,8 @@ def compile_campaign(*, subject: str, body: str, sample_links: bool = False) -> 
         if client is None:
             context = sample
         else:
-            wanted = names - set(LINK_VARIABLES) if sample_links else names
-            context = templating.context_for(client=client, now=now, names=wanted)
-            if sample_links:
-                context |= {name: sample[name] for name in LINK_VARIABLES if name in names}
+            # Test sends keep the client's names but never carry their live links.
+            context = templating.context_for(client=client, now=now, names=names, sample_links=sample_links)
         return templating.render(subject_template, context), templating.render(body_template, context)
 
     return render

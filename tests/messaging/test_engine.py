@@ -215,6 +215,24 @@ def test_staff_compose_an_sms_in_the_admin_and_are_warned_about_its_cost(trainer
 # --- PostgreSQL: concurrent workers ------------------------------------------------------
 
 
+def run_in_threads(work, *, count):
+    """Start ``count`` threads on ``work`` at the same moment, each with its own connection."""
+    barrier = threading.Barrier(count)
+
+    def worker():
+        try:
+            barrier.wait()
+            work()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_workers_never_claim_the_same_message(trainer):
@@ -222,21 +240,13 @@ def test_concurrent_workers_never_claim_the_same_message(trainer):
     Message.objects.bulk_create(
         [Message(client=client, channel="in_app", body=str(i), next_attempt_at=NOON) for i in range(200)]
     )
-    claimed, barrier = [], threading.Barrier(4)
+    claimed = []
 
-    def worker():
-        try:
-            barrier.wait()
-            while batch := claim_batch(limit=15):
-                claimed.extend(m.pk for m in batch)
-        finally:
-            connection.close()
+    def claim_until_empty():
+        while batch := claim_batch(limit=15):
+            claimed.extend(m.pk for m in batch)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(claim_until_empty, count=4)
     assert len(claimed) == 200
     assert len(set(claimed)) == 200
 
@@ -293,20 +303,12 @@ def test_concurrent_workers_share_one_marketing_email_budget(trainer, settings):
             for i in range(200)
         ]
     )
-    claimed, barrier = [], threading.Barrier(4)
+    claimed = []
 
-    def worker():
-        try:
-            barrier.wait()
-            for _ in range(5):
-                claimed.extend(m.pk for m in claim_batch(limit=20))
-        finally:
-            connection.close()
+    def claim_five_batches():
+        for _ in range(5):
+            claimed.extend(m.pk for m in claim_batch(limit=20))
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(claim_five_batches, count=4)
     assert len(claimed) == 50
     assert len(set(claimed)) == 50
