@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from clients.models import Category, Channel
-from fitcrm.models import TimeStampedModel
+from common.models import TimeStampedModel
 
 
 class TriggerEvent(models.TextChoices):

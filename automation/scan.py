@@ -32,6 +32,7 @@ from automation.engine import FireResult, Occurrence
 from automation.models import AutomationRule, ScanState, TriggerEvent
 from billing.models import Payment
 from clients.models import Client
+from common.clock import studio_tz
 from scheduling.models import Session
 
 logger = logging.getLogger(__name__)
@@ -78,10 +79,6 @@ class ScanResult:
             )
         lines += [f"  ERROR {error}" for error in self.errors]
         return lines
-
-
-def studio_tz() -> ZoneInfo:
-    return ZoneInfo(settings.STUDIO_TIME_ZONE)
 
 
 def window_start(now: datetime) -> datetime:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from automation import services
 from billing.models import Payment
-from fitcrm.queue import enqueue
+from common.queue import enqueue
 from scheduling.models import Session
 
 HANDLE_EVENT_TASK = "automation.tasks.handle_event"

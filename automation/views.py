@@ -4,7 +4,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
 from automation.schedules import SCAN_TASK
-from fitcrm.queue import enqueue
+from common.queue import enqueue
 
 
 @csrf_exempt  # called by cron services, authenticated by the bearer token

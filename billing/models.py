@@ -6,7 +6,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from clients.models import Client
-from fitcrm.models import TimeStampedModel
+from common.models import TimeStampedModel
 
 
 def default_currency() -> str:

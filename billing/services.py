@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import Payment
+from common.clock import studio_today
 
 Status = Payment.Status
 
@@ -17,10 +18,6 @@ ALLOWED_TRANSITIONS = {
     Status.PAID: set(),
     Status.CANCELLED: set(),
 }
-
-
-def studio_today() -> date:
-    return timezone.localdate()
 
 
 def payment_create(

@@ -12,6 +12,7 @@ from campaigns.models import Campaign, Segment
 from clients.admin_scoping import TrainerScopedAdmin
 from clients.roles import is_manager
 from clients.selectors import visible_clients
+from common.ids import parse_pk
 
 
 @admin.register(Segment)
@@ -128,8 +129,8 @@ class CampaignAdmin(TrainerScopedAdmin):
                 audience = audience.filter(trainer=request.user)
             context["audience_count"] = audience.count()
             preview_client = None
-            preview_id = request.GET.get("preview_client")
-            if preview_id and preview_id.isdigit():
+            preview_id = parse_pk(request.GET.get("preview_client"))
+            if preview_id:
                 preview_client = audience.filter(pk=preview_id).first()
             preview_client = preview_client or audience.order_by("last_name", "first_name").first()
             context["preview_choices"] = list(audience.order_by("last_name", "first_name")[:20])
@@ -193,8 +194,8 @@ class CampaignAdmin(TrainerScopedAdmin):
     def send_test_view(self, request, object_id):
         def action(campaign):
             client = None
-            client_id = request.POST.get("preview_client", "")
-            if client_id.isdigit():
+            client_id = parse_pk(request.POST.get("preview_client"))
+            if client_id:
                 client = visible_clients(request.user).filter(pk=client_id).first()
             services.campaign_send_test(campaign=campaign, user=request.user, client=client)
             return f"Test sent to {request.user.email}."

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from clients.models import Client, Tag
-from fitcrm.models import TimeStampedModel
+from common.models import TimeStampedModel
 
 MONTHS = [
     (1, "January"),

@@ -1,10 +1,8 @@
 """Reads: who a segment matches right now, and what a campaign achieved."""
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -12,13 +10,10 @@ from billing.models import Payment
 from campaigns.models import Campaign, Segment
 from clients.models import Client
 from clients.selectors import scope_clients
+from common import clock
 from scheduling.models import Session
 
 SAMPLE_SIZE = 10
-
-
-def _studio_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=zoneinfo.ZoneInfo(settings.STUDIO_TIME_ZONE))
 
 
 def segment_condition(segment: Segment, *, now: dt.datetime) -> Q:
@@ -41,10 +36,10 @@ def segment_condition(segment: Segment, *, now: dt.datetime) -> Q:
     if segment.has_overdue_payment is not None:
         # The daily scan turns pending payments overdue; until it has run, a pending
         # payment past its due date is just as overdue.
-        studio_today = timezone.localdate(now, zoneinfo.ZoneInfo(settings.STUDIO_TIME_ZONE))
+        today = clock.studio_today(now)
         overdue = Exists(
             Payment.objects.filter(client_id=OuterRef("pk")).filter(
-                Q(status=Payment.Status.OVERDUE) | Q(status=Payment.Status.PENDING, due_date__lt=studio_today)
+                Q(status=Payment.Status.OVERDUE) | Q(status=Payment.Status.PENDING, due_date__lt=today)
             )
         )
         q &= overdue if segment.has_overdue_payment else ~overdue
@@ -70,9 +65,9 @@ def segment_condition(segment: Segment, *, now: dt.datetime) -> Q:
     if segment.birthday_month:
         q &= Q(birth_date__month=segment.birthday_month)
     if segment.joined_after:
-        q &= Q(created_at__gte=_studio_midnight(segment.joined_after))
+        q &= Q(created_at__gte=clock.studio_midnight(segment.joined_after))
     if segment.joined_before:
-        q &= Q(created_at__lt=_studio_midnight(segment.joined_before))
+        q &= Q(created_at__lt=clock.studio_midnight(segment.joined_before))
 
     if segment.has_email is not None:
         q &= ~Q(email="") if segment.has_email else Q(email="")

@@ -21,7 +21,7 @@ from campaigns.models import Campaign, Segment
 from campaigns.selectors import campaign_audience
 from clients.models import Category, Channel, Client
 from clients.roles import is_manager
-from fitcrm.queue import enqueue
+from common.queue import enqueue
 from messaging.models import Message
 from messaging.services import kick_delivery_on_commit, send_test_email
 

@@ -7,7 +7,8 @@ from django.db.models.functions import Lower
 from phonenumber_field.modelfields import PhoneNumberField
 
 from clients.validators import known_timezones, validate_timezone
-from fitcrm.models import TimeStampedModel
+from common.clock import studio_tz
+from common.models import TimeStampedModel
 
 
 class Channel(models.TextChoices):
@@ -103,7 +104,7 @@ class Client(TimeStampedModel):
         # refuse; the page showing that error must not crash on it.
         if self.timezone in known_timezones():
             return zoneinfo.ZoneInfo(self.timezone)
-        return zoneinfo.ZoneInfo(settings.STUDIO_TIME_ZONE)
+        return studio_tz()
 
     def clean(self):
         self.email = self.email.strip().lower()

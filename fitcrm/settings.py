@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from fitcrm.envutils import strict_bool
+from common.envutils import strict_bool
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "import_export",
     "phonenumber_field",
+    "common",
     "clients",
     "scheduling",
     "billing",
@@ -69,7 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "fitcrm.middleware.StripNulFromQueryMiddleware",
+    "common.middleware.StripNulFromQueryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -91,7 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "fitcrm.context_processors.studio",
+                "common.context_processors.studio",
             ],
             # Template tags of packages that are not apps of their own.
             "libraries": {"inbox": "messaging.inbox.templatetags.inbox"},

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from clients.models import Category, Channel, Client
-from fitcrm.models import TimeStampedModel
+from common.models import TimeStampedModel
 
 
 class Message(TimeStampedModel):

@@ -39,7 +39,8 @@ from django.utils import timezone
 
 from clients.models import Category, Channel, Client, ConsentChange
 from clients.services import client_sms_opt_out
-from fitcrm.queue import enqueue
+from common.clock import studio_midnight, studio_today
+from common.queue import enqueue
 from messaging.channels import CHANNELS, DeliveryError, get_channel
 from messaging.channels.sms import TWILIO_UNSUBSCRIBED
 from messaging.models import Message, MessageEvent
@@ -496,9 +497,7 @@ def _marketing_cap_reason(message, now):
 
 
 def _sms_sent_this_month(now) -> int:
-    studio = ZoneInfo(settings.STUDIO_TIME_ZONE)
-    local = now.astimezone(studio)
-    month_start = datetime.combine(local.date().replace(day=1), dtime(0), tzinfo=studio)
+    month_start = studio_midnight(studio_today(now).replace(day=1))
     return Message.objects.filter(
         channel=Channel.SMS, direction=Message.Direction.OUTBOUND, sent_at__gte=month_start
     ).count()

@@ -6,7 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from clients.models import Client
-from fitcrm.models import TimeStampedModel
+from common.models import TimeStampedModel
 
 MAX_DURATION_MINUTES = 12 * 60
 

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clients.models import Client
+from common.clock import studio_tz
 from scheduling.models import MAX_DURATION_MINUTES, Session, new_series_id
 
 Status = Session.Status
@@ -172,10 +173,11 @@ def session_book_weekly_series(
         )
     )
     result = SeriesResult(series=new_series_id())
-    local_first = timezone.localtime(first_starts_at)
+    # Weekly in the studio's wall clock: 12:30 stays 12:30 across a DST change.
+    local_first = first_starts_at.astimezone(studio_tz())
     for week in range(occurrences):
         local = (local_first.replace(tzinfo=None) + timedelta(weeks=week)).replace(tzinfo=local_first.tzinfo)
-        starts_at = local.astimezone(timezone.get_current_timezone()) if week else first_starts_at
+        starts_at = local.astimezone(studio_tz()) if week else first_starts_at
         try:
             session = session_book(
                 trainer=trainer,

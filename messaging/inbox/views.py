@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clients.admin_scoping import staff_users
 from clients.models import Channel
 from clients.roles import is_manager
+from common.ids import parse_pk
 from messaging.inbox import selectors, services
 from messaging.inbox.forms import ComposeForm
 from messaging.inbox.sms import sms_count
@@ -38,15 +39,6 @@ def _context(request, **extra):
     return {**admin.site.each_context(request), **extra}
 
 
-def _int_or_none(value):
-    """A database id from the query string, or None for anything else."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number < 2**63 else None
-
-
 @require_GET
 @inbox_view
 def conversation_list(request):
@@ -54,7 +46,7 @@ def conversation_list(request):
     filters = {
         "unread": request.GET.get("unread") == "1",
         "needs_reply": request.GET.get("needs_reply") == "1",
-        "trainer_id": _int_or_none(request.GET.get("trainer")) if manager else None,
+        "trainer_id": parse_pk(request.GET.get("trainer")) if manager else None,
     }
     rows = selectors.conversations(user=request.user, **filters)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))

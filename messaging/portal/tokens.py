@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core import signing
 
 from clients.models import Client
+from common.ids import parse_pk
 
 SALT = "fitcrm.portal"
 
@@ -35,14 +36,12 @@ def max_age() -> timedelta:
 
 def client_from_token(token: str, *, queryset=None) -> Client:
     """The client a token was issued to, or :class:`InvalidPortalToken`."""
-    client_id, _, _ = token.partition(".")
-    # isascii(): str.isdigit() also accepts "²" and other digits int() refuses;
-    # the length keeps the id inside a database integer.
-    if not (client_id.isascii() and client_id.isdigit() and len(client_id) <= 18):
+    client_id = parse_pk(token.partition(".")[0])
+    if client_id is None:
         raise InvalidPortalToken("malformed")
     queryset = Client.objects.all() if queryset is None else queryset
     try:
-        client = queryset.get(pk=int(client_id))
+        client = queryset.get(pk=client_id)
     except Client.DoesNotExist:
         raise InvalidPortalToken("unknown client") from None
     try:

@@ -9,7 +9,7 @@ import environ
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from fitcrm.envutils import strict_bool
+from common.envutils import strict_bool
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 

@@ -1,12 +1,11 @@
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from django.utils import timezone
 
 from automation.scan import scan
+from common.clock import studio_tz
 
 
 def parse_now(value: str) -> datetime:
@@ -20,7 +19,7 @@ def parse_now(value: str) -> datetime:
         # The scan looks back and ahead by days: dates near the calendar's ends overflow.
         raise CommandError(f"--now must be between the years 1970 and 2999, not {value!r}")
     if timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=ZoneInfo(settings.STUDIO_TIME_ZONE))
+        moment = moment.replace(tzinfo=studio_tz())
     return moment
 
 
