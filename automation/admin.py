@@ -5,11 +5,13 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from automation import previews, templating
+from automation import previews
 from automation.forms import AutomationRuleForm
 from automation.models import DEFAULT_CATEGORY, AutomationLog, AutomationRule, TriggerEvent
+from automation.templating import variables_for
 from clients.admin_scoping import TrainerScopedAdmin
 from clients.roles import is_manager
+from messaging import templating
 from messaging.models import Message
 
 MessageStatus = Message.Status
@@ -121,7 +123,7 @@ class AutomationRuleAdmin(admin.ModelAdmin):
     def variables(self, obj):
         rows = []
         for event in TriggerEvent:
-            names = templating.variables_for(event)
+            names = variables_for(event)
             rows.append(
                 format_html(
                     '<tr data-event="{}"{}><th>{}<br><small>{}</small></th><td>{}</td></tr>',

@@ -23,10 +23,10 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from automation import templating
 from automation.models import AutomationLog, AutomationRule, TriggerEvent
 from billing.models import Payment
 from clients.models import Channel, Client
+from messaging import templating
 from scheduling.models import Session
 
 logger = logging.getLogger(__name__)

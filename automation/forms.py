@@ -1,8 +1,8 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from automation import templating
 from automation.models import AutomationRule, TriggerEvent
+from automation.templating import validate_for_event
 from clients.admin_scoping import staff_users
 from clients.models import Channel
 
@@ -40,7 +40,7 @@ class AutomationRuleForm(forms.ModelForm):
             if data.get(name) is None:
                 continue
             try:
-                templating.validate_template(data[name], event)
+                validate_for_event(data[name], event)
             except ValidationError as exc:
                 self.add_error(name, exc)
         offset = data.get("offset_hours") or 0

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from automation import templating
 from automation.models import AutomationRule, TriggerEvent
+from automation.templating import sample_context, validate_for_event
 from billing.models import Payment
 from clients.models import Channel, Client
 from clients.roles import is_manager
+from messaging import templating
 from messaging.models import Message
 from messaging.services import send_test_email
 from scheduling.models import Session
@@ -68,8 +69,8 @@ def recent_target(rule: AutomationRule, *, viewer_trainer_id=None):
 
 def preview(rule: AutomationRule, *, viewer_trainer_id=None) -> Preview:
     try:
-        subject_tpl = templating.validate_template(rule.subject_template or "", rule.trigger_event)
-        body_tpl = templating.validate_template(rule.body_template, rule.trigger_event)
+        subject_tpl = validate_for_event(rule.subject_template or "", rule.trigger_event)
+        body_tpl = validate_for_event(rule.body_template, rule.trigger_event)
     except ValidationError as exc:
         return Preview("", "", "", error=" ".join(exc.messages))
     target = recent_target(rule, viewer_trainer_id=viewer_trainer_id)
@@ -82,7 +83,7 @@ def preview(rule: AutomationRule, *, viewer_trainer_id=None) -> Preview:
         what = session or payment or client
         source = f"{what._meta.verbose_name} “{what}” (the most recent one)"
     else:
-        context = templating.sample_context(rule.trigger_event)
+        context = sample_context(rule.trigger_event)
         source = "sample values (no real object yet)"
     return Preview(templating.render(subject_tpl, context), templating.render(body_tpl, context), source)
 

@@ -1,328 +1,41 @@
-"""The template language staff write messages in: Django syntax, restricted.
+"""Which template variables each automation event offers, and its sample values.
 
-A standalone engine with no loaders and only a handful of harmless tags and
-filters: no ``{% load %}``, ``{% include %}``, ``{% debug %}`` or ``{% url %}``.
-Templates only ever see a flat dict of strings, and only plain names are allowed
-(``{{ first_name }}``, never ``{{ client.trainer.password }}``), so a template cannot
-reach a model object, a method or anything else the context did not put there.
-
-Public API (automation rules and campaigns use the same one):
-
-- ``VARIABLES``: every variable with its description; ``variables_for(event)``.
-- ``validate_template(text, event=None, *, allowed=None)``: raises ``ValidationError``
-  naming the unknown variable or the forbidden tag, and listing the valid names.
-- ``compile_template(text)`` / ``render(text_or_template, context) -> str``.
-- ``context_for(client=..., session=..., payment=..., now=..., names=...)``: the real
-  context for one recipient; ``sample_context(event)``: believable sample values.
+The language itself (validation, limits, rendering, the recipient's context) lives in
+``messaging.templating``, shared with campaigns; automation only decides what an
+event's rules may say.
 """
 
-import re
-from datetime import date, datetime
-from decimal import Decimal
-
-from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters, defaulttags
-from django.template.base import FilterExpression, Node, Template, TextNode, Variable, VariableNode
-from django.utils import timezone
+from django.template.base import Template
 
 from automation.models import TriggerEvent
-
-# --- The language ---------------------------------------------------------------------------
-
-ALLOWED_TAGS = ("if", "firstof", "comment")
-ALLOWED_FILTERS = (
-    "upper",
-    "lower",
-    "title",
-    "capfirst",
-    "default",
-    "truncatechars",
-    "truncatewords",
-    "cut",
-    "pluralize",
-    "yesno",
-    "wordwrap",
+from messaging.templating import (
+    CLIENT_VARIABLES,
+    PAYMENT_VARIABLES,
+    SESSION_VARIABLES,
+    sample_values,
+    validate_template,
 )
 
-_library = Library()
-for _name in ALLOWED_TAGS:
-    _library.tag(_name, defaulttags.register.tags[_name])
-for _name in ALLOWED_FILTERS:
-    _library.filter(_name, defaultfilters.register.filters[_name])
-
-
-class _RestrictedEngine(Engine):
-    # Engine always prepends default_builtins (which include {% load %},
-    # {% include %}, {% debug %}...); an empty list leaves only our library.
-    default_builtins = []
-
-    def __init__(self):
-        # Plain-text bodies: the email channel escapes when it builds the HTML part.
-        super().__init__(loaders=[], libraries={}, autoescape=False, string_if_invalid="")
-        self.template_builtins = [_library]
-
-    def find_template(self, name, dirs=None, skip=None):
-        raise TemplateSyntaxError("Templates cannot include other templates.")
-
-
-ENGINE = _RestrictedEngine()
-
-# --- Variables --------------------------------------------------------------------------------
-
-CLIENT_VARIABLES = {
-    "first_name": "Client's first name",
-    "last_name": "Client's last name",
-    "full_name": "Client's full name",
-    "trainer_name": "Trainer's name (the session's trainer for session events)",
-    "studio_name": "The studio's name",
-    "portal_link": "Link to the client's portal (messages, sessions, payments, preferences)",
-    "unsubscribe_link": "Link that unsubscribes the client from this channel",
-}
-SESSION_VARIABLES = {
-    "session_date": "Session date in the client's time zone, e.g. Tuesday 1 December 2026",
-    "session_time": "Session start time in the client's time zone, e.g. 09:00",
-    "session_duration": "Session length, e.g. 60 minutes",
-    "session_location": "Where the session takes place",
-    "confirm_link": "Link where the client confirms the session",
-    "cancel_link": "Link where the client cancels the session",
-}
-PAYMENT_VARIABLES = {
-    "amount": "Amount with currency, e.g. £45.00",
-    "due_date": "Due date, e.g. 1 December 2026",
-    "days_overdue": "Whole days since the due date (0 before it)",
-    "payment_description": "What the payment is for",
-}
-VARIABLES = CLIENT_VARIABLES | SESSION_VARIABLES | PAYMENT_VARIABLES
-
-_SESSION_EVENTS = {
-    TriggerEvent.SESSION_CREATED,
-    TriggerEvent.SESSION_SCHEDULED,
-    TriggerEvent.SESSION_CANCELLED,
-}
-_PAYMENT_EVENTS = {TriggerEvent.PAYMENT_DUE, TriggerEvent.PAYMENT_OVERDUE}
+SESSION_EVENTS = frozenset(
+    {TriggerEvent.SESSION_CREATED, TriggerEvent.SESSION_SCHEDULED, TriggerEvent.SESSION_CANCELLED}
+)
+PAYMENT_EVENTS = frozenset({TriggerEvent.PAYMENT_DUE, TriggerEvent.PAYMENT_OVERDUE})
 
 
 def variables_for(event: str | None) -> dict[str, str]:
-    """The variables a rule for ``event`` may use (``None``: client-only, e.g. campaigns)."""
-    if event in _SESSION_EVENTS:
+    """The variables a rule for ``event`` may use (``None``: the client's only)."""
+    if event in SESSION_EVENTS:
         return CLIENT_VARIABLES | SESSION_VARIABLES
-    if event in _PAYMENT_EVENTS:
+    if event in PAYMENT_EVENTS:
         return CLIENT_VARIABLES | PAYMENT_VARIABLES
     return dict(CLIENT_VARIABLES)
 
 
-# --- Validation -----------------------------------------------------------------------------
-
-_INVALID_TAG = re.compile(r"Invalid block tag on line (\d+): '([^']+)'")
-_INVALID_FILTER = re.compile(r"Invalid filter: '([^']+)'")
-
-
-def compile_template(text: str) -> Template:
-    """Compile with the restricted engine; ``ValidationError`` on syntax errors."""
-    try:
-        return Template(text, engine=ENGINE)
-    except TemplateSyntaxError as exc:
-        raise ValidationError(_friendly_syntax_error(str(exc)), code="syntax") from exc
+def validate_for_event(text: str, event: str | None) -> Template:
+    """Compile ``text`` and check it uses only ``event``'s variables."""
+    return validate_template(text, allowed=variables_for(event))
 
 
-def _friendly_syntax_error(message: str) -> str:
-    if match := _INVALID_TAG.search(message):
-        line, tag = match.groups()
-        return (
-            f"Line {line}: the tag {{% {tag} %}} is not allowed in messages. "
-            f"Allowed tags: {', '.join(ALLOWED_TAGS)}."
-        )
-    if match := _INVALID_FILTER.search(message):
-        return (
-            f"The filter '{match.group(1)}' is not allowed in messages. "
-            f"Allowed filters: {', '.join(ALLOWED_FILTERS)}."
-        )
-    return f"Template syntax error: {message}"
-
-
-def _expressions(node: Node):
-    """Every FilterExpression a node evaluates (its own, not its children's)."""
-    if isinstance(node, VariableNode):
-        yield node.filter_expression
-    for condition, _nodelist in getattr(node, "conditions_nodelists", ()):
-        if condition is not None:
-            yield from _condition_expressions(condition)
-    for expression in getattr(node, "vars", ()):
-        if isinstance(expression, FilterExpression):
-            yield expression
-
-
-def _condition_expressions(condition):
-    # {% if %} parses into a tree of operators whose leaves hold a FilterExpression.
-    if isinstance(getattr(condition, "value", None), FilterExpression):
-        yield condition.value
-    for side in ("first", "second"):
-        if (child := getattr(condition, side, None)) is not None:
-            yield from _condition_expressions(child)
-
-
-def _variables(expression: FilterExpression):
-    if isinstance(expression.var, Variable) and expression.var.lookups is not None:
-        yield expression.var.var
-    for _func, args in expression.filters:
-        for is_lookup, arg in args:
-            if is_lookup and isinstance(arg, Variable) and arg.lookups is not None:
-                yield arg.var
-
-
-def used_variables(template: Template) -> set[str]:
-    names = set()
-    for node in template.nodelist.get_nodes_by_type(Node):
-        for expression in _expressions(node):
-            names.update(_variables(expression))
-    return names
-
-
-def validate_template(text: str, event: str | None = None, *, allowed=None) -> Template:
-    """Compile and check every variable; return the compiled template.
-
-    ``allowed`` (names) overrides the event's variables. Raises ``ValidationError``
-    with one message per problem, each listing the valid names.
-    """
-    template = compile_template(text)
-    allowed = set(allowed if allowed is not None else variables_for(event))
-    valid = ", ".join(sorted(allowed))
-    errors = []
-    for node in template.nodelist.get_nodes_by_type(TextNode):
-        # Django prints an unclosed "{{ name" as text; staff meant a variable.
-        for opener, closer in (("{{", "}}"), ("{%", "%}")):
-            if opener in node.s:
-                errors.append(f"'{opener}' without a matching '{closer}'.")
-    for name in sorted(used_variables(template)):
-        if "." in name:
-            errors.append(
-                f"'{name}' is not allowed: use plain variable names without dots. Valid variables: {valid}."
-            )
-        elif name not in allowed:
-            errors.append(f"Unknown variable '{name}'. Valid variables: {valid}.")
-    if errors:
-        raise ValidationError(errors, code="variable")
-    return template
-
-
-# --- Rendering ------------------------------------------------------------------------------
-
-
-def render(template: str | Template, context: dict[str, str]) -> str:
-    if isinstance(template, str):
-        template = compile_template(template)
-    return template.render(Context({k: str(v) for k, v in context.items()}, autoescape=False)).strip()
-
-
-_CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "AUD": "A$", "CAD": "C$", "NZD": "NZ$"}
-
-
-def format_amount(amount: Decimal, currency: str) -> str:
-    symbol = _CURRENCY_SYMBOLS.get(currency)
-    return f"{symbol}{amount:,.2f}" if symbol else f"{amount:,.2f} {currency}"
-
-
-def _long_date(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
-
-def _person_name(user) -> str:
-    if user is None:
-        return ""
-    return user.get_full_name() or user.get_username()
-
-
-#: Signed per-client links: a preview or a test send carries sample values instead,
-#: so staff never see (or pass on) a live link, and a click in a test cannot
-#: unsubscribe, confirm or cancel anything for the real client.
-LINK_VARIABLES = ("portal_link", "unsubscribe_link", "confirm_link", "cancel_link")
-
-
-def context_for(
-    *,
-    client,
-    session=None,
-    payment=None,
-    now: datetime | None = None,
-    names=None,
-    sample_links: bool = False,
-) -> dict:
-    """The flat context of strings for one recipient.
-
-    ``names`` limits the work to the variables a template uses (links are signed
-    per call, so they are only built when asked for). ``sample_links``: the
-    links are the sample ones (previews and test sends).
-    """
-    wanted = set(VARIABLES if names is None else names)
-    if sample_links:
-        links = wanted & set(LINK_VARIABLES)
-        sample = sample_context(TriggerEvent.SESSION_CREATED)  # every link variable
-        return context_for(client=client, session=session, payment=payment, now=now, names=wanted - links) | {
-            name: sample[name] for name in links
-        }
-    now = now or timezone.now()
-    tz = client.tzinfo
-    values = {
-        "first_name": lambda: client.first_name,
-        "last_name": lambda: client.last_name,
-        "full_name": lambda: client.full_name,
-        "trainer_name": lambda: _person_name(session.trainer if session else client.trainer),
-        "studio_name": lambda: settings.STUDIO_NAME,
-        "portal_link": lambda: _links().portal_link(client),
-        "unsubscribe_link": lambda: _unsubscribe_url(client),
-    }
-    if session is not None:
-        local = session.starts_at.astimezone(tz)
-        values |= {
-            "session_date": lambda: _long_date(local.date()),
-            "session_time": lambda: f"{local:%H:%M}",
-            "session_duration": lambda: f"{session.duration_minutes} minutes",
-            "session_location": lambda: session.location,
-            "confirm_link": lambda: _links().confirm_link(session),
-            "cancel_link": lambda: _links().cancel_link(session),
-        }
-    if payment is not None:
-        values |= {
-            "amount": lambda: format_amount(payment.amount, payment.currency),
-            "due_date": lambda: _long_date(payment.due_date),
-            "days_overdue": lambda: str(max(0, (now.astimezone(tz).date() - payment.due_date).days)),
-            "payment_description": lambda: payment.description,
-        }
-    return {name: str(build()) for name, build in values.items() if name in wanted}
-
-
-def sample_context(event: str | None = None) -> dict[str, str]:
-    """Believable values for previews when there is no real object to show."""
-    sample = {
-        "first_name": "Alex",
-        "last_name": "Smith",
-        "full_name": "Alex Smith",
-        "trainer_name": "Anna Kowalski",
-        "studio_name": settings.STUDIO_NAME,
-        "portal_link": f"{settings.SITE_URL}/portal/sample-token/",
-        "unsubscribe_link": f"{settings.SITE_URL}/unsubscribe/sample-token/",
-        "session_date": "Tuesday 1 December 2026",
-        "session_time": "09:00",
-        "session_duration": "60 minutes",
-        "session_location": "Studio A",
-        "confirm_link": f"{settings.SITE_URL}/portal/sample-token/sessions/42/?action=confirm",
-        "cancel_link": f"{settings.SITE_URL}/portal/sample-token/sessions/42/?action=cancel",
-        "amount": format_amount(Decimal("45.00"), settings.CURRENCY),
-        "due_date": "Tuesday 1 December 2026",
-        "days_overdue": "3",
-        "payment_description": "Training package",
-    }
-    return {name: sample[name] for name in variables_for(event)}
-
-
-def _links():
-    from messaging import links
-
-    return links
-
-
-def _unsubscribe_url(client) -> str:
-    from messaging.unsubscribe import unsubscribe_url
-
-    return unsubscribe_url(client)
+def sample_context(event: str | None) -> dict[str, str]:
+    """Believable values for every variable of ``event``."""
+    return sample_values(variables_for(event))

@@ -6,13 +6,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from automation.templating import variables_for
 from campaigns import selectors, services
 from campaigns.models import Campaign, Segment
 from clients.admin_scoping import TrainerScopedAdmin
 from clients.roles import is_manager
 from clients.selectors import visible_clients
 from common.ids import parse_pk
+from messaging.templating import CLIENT_VARIABLES
 
 
 @admin.register(Segment)
@@ -87,7 +87,7 @@ class CampaignAdmin(TrainerScopedAdmin):
                 "fields": ("subject", "body"),
                 "description": "Same template language as automation rules, e.g. "
                 "“Hi {{ first_name }}”. Variables: "
-                + ", ".join(variables_for(None))
+                + ", ".join(CLIENT_VARIABLES)
                 + ". The unsubscribe link is added to every campaign email.",
             },
         ),

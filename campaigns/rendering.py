@@ -1,6 +1,6 @@
 """Campaign subject and body, in the automation rules' restricted template language.
 
-Campaigns use the client variables (``automation.templating.variables_for(None)``).
+Campaigns use the client variables (``messaging.templating.CLIENT_VARIABLES``).
 A campaign is compiled once and rendered per recipient with a flat context of strings,
 built only for the variables the templates use (links are signed per call).
 """
@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 
-from automation import templating
+from messaging import templating
 
 
 def validate(*, subject: str, body: str) -> None:
@@ -17,7 +17,7 @@ def validate(*, subject: str, body: str) -> None:
     errors = {}
     for field, text in (("subject", subject), ("body", body)):
         try:
-            templating.validate_template(text, None)
+            templating.validate_template(text, allowed=templating.CLIENT_VARIABLES)
         except ValidationError as exc:
             errors[field] = exc.error_list
     if errors:
@@ -30,10 +30,10 @@ def compile_campaign(*, subject: str, body: str, sample_links: bool = False) -> 
     ``client=None`` renders with sample values; ``sample_links`` keeps the real
     client's names but replaces their personal links (test sends).
     """
-    subject_template = templating.validate_template(subject, None)
-    body_template = templating.validate_template(body, None)
+    subject_template = templating.validate_template(subject, allowed=templating.CLIENT_VARIABLES)
+    body_template = templating.validate_template(body, allowed=templating.CLIENT_VARIABLES)
     names = templating.used_variables(subject_template) | templating.used_variables(body_template)
-    sample = templating.sample_context(None)
+    sample = templating.sample_values(templating.CLIENT_VARIABLES)
 
     def render(client, now=None) -> tuple[str, str]:
         if client is None:

@@ -1,9 +1,10 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from automation import templating
 from automation.forms import AutomationRuleForm
 from automation.models import TriggerEvent
+from automation.templating import validate_for_event
+from messaging import templating
 from tests.factories import ClientFactory, PaymentFactory, SessionFactory
 
 
@@ -25,27 +26,27 @@ from tests.factories import ClientFactory, PaymentFactory, SessionFactory
 )
 def test_template_escapes_are_rejected_with_a_readable_reason(text, fragment):
     with pytest.raises(ValidationError) as exc:
-        templating.validate_template(text, TriggerEvent.SESSION_SCHEDULED)
+        validate_for_event(text, TriggerEvent.SESSION_SCHEDULED)
     assert fragment in " ".join(exc.value.messages)
 
 
 def test_unknown_variable_error_lists_the_valid_ones_for_the_event():
     with pytest.raises(ValidationError) as exc:
-        templating.validate_template("{{ amount }}", TriggerEvent.SESSION_SCHEDULED)
+        validate_for_event("{{ amount }}", TriggerEvent.SESSION_SCHEDULED)
     message = exc.value.messages[0]
     assert "Unknown variable 'amount'" in message
     assert "session_time" in message and "confirm_link" in message
 
 
 def test_payment_variables_are_valid_for_payment_events_only():
-    templating.validate_template("{{ amount }} due {{ due_date }}", TriggerEvent.PAYMENT_OVERDUE)
+    validate_for_event("{{ amount }} due {{ due_date }}", TriggerEvent.PAYMENT_OVERDUE)
     with pytest.raises(ValidationError):
-        templating.validate_template("{{ amount }}", TriggerEvent.BIRTHDAY)
+        validate_for_event("{{ amount }}", TriggerEvent.BIRTHDAY)
 
 
 def test_render_uses_if_and_filters_and_does_not_escape_plain_text():
     text = "{{ first_name|upper }}{% if session_location %} at {{ session_location }}{% endif %} & co"
-    template = templating.validate_template(text, TriggerEvent.SESSION_CREATED)
+    template = validate_for_event(text, TriggerEvent.SESSION_CREATED)
     out = templating.render(template, {"first_name": "Zoë", "session_location": "Studio <A>"})
     assert out == "ZOË at Studio <A> & co"
 
