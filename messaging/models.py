@@ -89,6 +89,13 @@ class Message(TimeStampedModel):
                 condition=models.Q(campaign__isnull=False, client__isnull=False),
                 name="message_once_per_campaign_client",
             ),
+            # A provider retrying its inbound webhook (even while the first call is
+            # still running) never stores the client's message twice.
+            models.UniqueConstraint(
+                fields=["channel", "provider_id"],
+                condition=models.Q(direction="in") & ~models.Q(provider_id=""),
+                name="message_inbound_once",
+            ),
         ]
 
     def __str__(self):

@@ -3,11 +3,12 @@
 Views stay thin: they authenticate and hand the parameters here.
 """
 
+import hashlib
 import logging
 
 from anymail.signals import tracking
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -57,9 +58,32 @@ def twilio_signature_ok(request) -> bool:
     )
 
 
+# Twilio's own SIDs are 34 characters; these bound what a signed request may still carry.
+PROVIDER_ID_MAX = Message._meta.get_field("provider_id").max_length
+ADDRESS_MAX = Message._meta.get_field("from_address").max_length
+
+
+def clean_text(value) -> str:
+    """A provider's field as we can store it: PostgreSQL refuses NUL in text."""
+    return str(value or "").replace("\x00", "")
+
+
+def fit_provider_id(raw: str) -> str:
+    """``raw`` as a ``provider_id``: unchanged when it fits, else its start and a digest.
+
+    The same long id always maps to the same value, so a retried webhook is still
+    recognised, and two long ids that share their first 100 characters stay apart.
+    """
+    raw = clean_text(raw)
+    if len(raw) <= PROVIDER_ID_MAX:
+        return raw
+    digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{raw[: PROVIDER_ID_MAX - len(digest) - 1]}~{digest}"
+
+
 def twilio_status_received(*, params) -> bool:
-    sid = params.get("MessageSid") or params.get("SmsSid") or ""
-    twilio_status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
+    sid = fit_provider_id(params.get("MessageSid") or params.get("SmsSid") or "")
+    twilio_status = clean_text(params.get("MessageStatus") or params.get("SmsStatus")).lower()
     status = TWILIO_STATUS.get(twilio_status)
     message = (
         Message.objects.filter(provider_id=sid, channel=Channel.SMS).select_related("client").first()
@@ -67,12 +91,12 @@ def twilio_status_received(*, params) -> bool:
         else None
     )
     if message is None:
-        logger.info("Twilio status %s for unknown message %s", twilio_status, sid)
+        logger.info("Twilio status %r for unknown message %r", twilio_status[:40], sid)
         return False
     if status is None:
         return False
     error = ""
-    code = params.get("ErrorCode") or ""
+    code = clean_text(params.get("ErrorCode"))[:20]
     if status == Status.FAILED:
         error = f"Twilio {twilio_status}, error {code or 'unknown'}"
     changed = message_advance_status(
@@ -91,46 +115,74 @@ def _clients_for_number(number: str):
     return Client.objects.filter(phone=number) if number else Client.objects.none()
 
 
+def _readable_body(params) -> str:
+    body = clean_text(params.get("Body"))
+    if body.strip():
+        return body
+    media = clean_text(params.get("NumMedia")).strip()
+    if media.isdigit() and int(media) > 0:
+        return f"(picture message with {int(media)} attachment(s), not shown here: see Twilio's log)"
+    return "(empty message)"
+
+
 def twilio_inbound_received(*, params) -> Message:
-    """Keywords change SMS consent; anything else lands in the client's conversation."""
-    number = params.get("From", "")
-    body = params.get("Body", "")
-    sid = params.get("MessageSid") or params.get("SmsSid") or ""
+    """Keywords change SMS consent; anything else lands in the client's conversation.
+
+    Odd fields never cost the client's message: NUL characters are dropped, an
+    over-long ``MessageSid`` is shortened by :func:`fit_provider_id`, and a ``From``
+    too long to be a phone number is cut to fit and matches no client.
+    Twilio retries a webhook it thinks failed, sometimes while the first call is
+    still running: the unique (channel, provider_id) constraint on inbound rows
+    keeps one message, and only the request that stored it acts on a keyword.
+    """
+    number = clean_text(params.get("From")).strip()
+    if len(number) > ADDRESS_MAX:
+        number = number[:ADDRESS_MAX]
+        clients = []
+    else:
+        clients = list(_clients_for_number(number))
+    body = _readable_body(params)
+    sid = fit_provider_id(params.get("MessageSid") or params.get("SmsSid") or "")
     keyword = body.strip().upper().rstrip(".!")
-    clients = list(_clients_for_number(number))
     with transaction.atomic():
-        if keyword in STOP_WORDS:
-            for client in clients:
-                client_sms_opt_out(
-                    client=client, source=ConsentChange.Source.SMS_KEYWORD, detail=f"texted {keyword}"
-                )
-        elif keyword in START_WORDS:
-            for client in clients:
-                client_sms_opt_in(
-                    client=client, source=ConsentChange.Source.SMS_KEYWORD, detail=f"texted {keyword}"
-                )
         # The same number may belong to clients of several trainers: the reply
         # goes to the one we texted last.
         client = _replied_to(number, clients)
         if client is None and number:
-            logger.warning("SMS from unknown number %s recorded without a client", number)
-        if sid:
-            existing = Message.objects.filter(provider_id=sid, direction=Message.Direction.INBOUND).first()
-            if existing:  # Twilio retried the webhook
-                return existing
+            logger.warning("SMS from unknown number %r recorded without a client", number[:40])
         now = timezone.now()
-        return Message.objects.create(
-            client=client,
-            channel=Channel.SMS,
-            direction=Message.Direction.INBOUND,
-            status=Status.RECEIVED,
-            body=body,
-            provider_id=sid,
-            from_address=number,
-            to_address=params.get("To", ""),
-            sent_at=now,
-            delivered_at=now,
-        )
+        try:
+            with transaction.atomic():
+                message = Message.objects.create(
+                    client=client,
+                    channel=Channel.SMS,
+                    direction=Message.Direction.INBOUND,
+                    status=Status.RECEIVED,
+                    body=body,
+                    provider_id=sid,
+                    from_address=number,
+                    to_address=clean_text(params.get("To"))[:ADDRESS_MAX],
+                    sent_at=now,
+                    delivered_at=now,
+                )
+        except IntegrityError:
+            if not sid:
+                raise
+            # Twilio retried the webhook: the first request stored it (and acted on it).
+            return Message.objects.get(
+                channel=Channel.SMS, direction=Message.Direction.INBOUND, provider_id=sid
+            )
+        if keyword in STOP_WORDS:
+            for each in clients:
+                client_sms_opt_out(
+                    client=each, source=ConsentChange.Source.SMS_KEYWORD, detail=f"texted {keyword}"
+                )
+        elif keyword in START_WORDS:
+            for each in clients:
+                client_sms_opt_in(
+                    client=each, source=ConsentChange.Source.SMS_KEYWORD, detail=f"texted {keyword}"
+                )
+    return message
 
 
 def _replied_to(number, clients):

@@ -7,9 +7,11 @@ import pytest
 from django.core import mail
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
 
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "test-auth-token"
+SITE_URL = "https://crm.studio.example"
 
 
 @pytest.fixture
@@ -25,8 +27,14 @@ def twilio_settings(settings):
     settings.TWILIO_ACCOUNT_SID = TWILIO_SID
     settings.TWILIO_AUTH_TOKEN = TWILIO_TOKEN
     settings.TWILIO_FROM_NUMBER = "+447700900000"
-    settings.SITE_URL = "https://crm.studio.example"
+    settings.SITE_URL = SITE_URL
     return settings
+
+
+def twilio_post(client, path, params, *, token=TWILIO_TOKEN, site=SITE_URL, **headers):
+    """POST ``params`` signed as Twilio signs a webhook to ``site`` + ``path``."""
+    signature = RequestValidator(token).compute_signature(f"{site}{path}", params)
+    return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature, **headers)
 
 
 def twilio_message_json(sid="SM" + "1" * 32, status="queued"):

@@ -1,9 +1,8 @@
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import connection, transaction
+from django.db import transaction
 
 from messaging.models import Message
 from messaging.services import (
@@ -16,6 +15,7 @@ from messaging.services import (
 )
 from messaging.tasks import deliver_pending
 from tests.factories import ClientFactory
+from tests.support.threads import run_in_threads
 
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -213,24 +213,6 @@ def test_staff_compose_an_sms_in_the_admin_and_are_warned_about_its_cost(trainer
 
 
 # --- PostgreSQL: concurrent workers ------------------------------------------------------
-
-
-def run_in_threads(work, *, count):
-    """Start ``count`` threads on ``work`` at the same moment, each with its own connection."""
-    barrier = threading.Barrier(count)
-
-    def worker():
-        try:
-            barrier.wait()
-            work()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
 
 
 @pytest.mark.postgres

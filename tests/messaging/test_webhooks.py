@@ -11,18 +11,13 @@ from clients.models import ConsentChange
 from messaging.models import Message, MessageEvent
 from messaging.services import deliver_due, send_message
 from tests.factories import ClientFactory
-from tests.messaging.conftest import TWILIO_TOKEN
+from tests.messaging.conftest import twilio_post
 
 pytestmark = pytest.mark.django_db
 
 STATUS_URL = "/messaging/twilio/status/"
 INBOUND_URL = "/messaging/twilio/inbound/"
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-
-
-def twilio_post(client, path, params, *, token=TWILIO_TOKEN, site="https://crm.studio.example", **headers):
-    signature = RequestValidator(token).compute_signature(f"{site}{path}", params)
-    return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature, **headers)
 
 
 @pytest.fixture
