@@ -164,8 +164,9 @@ def bench_delivery(campaign, count: int, reminders: int):
     from django.core import mail
 
     from clients.models import Client
+    from messaging.delivery import deliver_due
     from messaging.models import Message
-    from messaging.services import deliver_due, send_message
+    from messaging.services import send_message
 
     settings.EMAIL_BACKEND = LOCMEM
     mail.outbox = []

@@ -45,8 +45,8 @@ def ping():
 
 def naive_deliver_one(message_id):
     """The naive peer: claim one message by id and deliver it."""
+    from messaging.delivery import deliver_claimed
     from messaging.models import Message
-    from messaging.services import deliver_claimed
 
     now = timezone.now()
     if Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
@@ -208,7 +208,7 @@ def run_naive(count, workers):
 
 
 def run_floor(count):
-    from messaging.services import deliver_due
+    from messaging.delivery import deliver_due
 
     ids = _seed(count)
     settings.EMAIL_BACKEND = LOCMEM

@@ -5,7 +5,8 @@ import time
 
 from django.conf import settings
 
-from messaging.services import deliver_due, kick_delivery
+from messaging import delivery
+from messaging.services import kick_delivery
 
 
 def deliver_pending() -> int:
@@ -19,7 +20,7 @@ def deliver_pending() -> int:
     limit = settings.MESSAGING_BATCH_SIZE
     total = 0
     while True:
-        handled = deliver_due(limit=limit, deadline=deadline)
+        handled = delivery.deliver_due(limit=limit, deadline=deadline)
         total += handled
         if handled < limit:
             # Drained (or what is left waits for its time, quiet hours or the
@@ -28,3 +29,8 @@ def deliver_pending() -> int:
         if time.monotonic() > deadline:
             kick_delivery()
             return total
+
+
+def deliver_test_email(*, message_id: int) -> bool:
+    """Send one staff test email (``messaging.services.send_test_email``)."""
+    return delivery.deliver_test_email(message_id=message_id)

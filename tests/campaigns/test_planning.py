@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from campaigns import services
 from campaigns.models import Campaign
 from clients.models import Client
+from messaging.delivery import deliver_due
 from messaging.models import Message
-from messaging.services import deliver_due
 from tests.factories import ClientFactory
 
 pytestmark = pytest.mark.django_db

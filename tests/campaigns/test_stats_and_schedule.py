@@ -10,8 +10,8 @@ from campaigns import services
 from campaigns.models import Campaign
 from campaigns.schedules import SCHEDULE_FUNC, SCHEDULE_NAME, ensure_schedule
 from campaigns.selectors import campaign_stats
+from messaging.delivery import deliver_due
 from messaging.models import Message
-from messaging.services import deliver_due
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,9 @@ from django.utils import timezone
 
 from clients.models import ConsentChange
 from clients.services import client_email_suppress, client_email_unsubscribe, client_sms_opt_out
+from messaging.delivery import deliver_due, quiet_hours_resume_at
 from messaging.models import Message
-from messaging.services import deliver_due, quiet_hours_resume_at, send_message
+from messaging.services import send_message
 from tests.factories import ClientFactory
 
 pytestmark = pytest.mark.django_db

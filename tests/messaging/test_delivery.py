@@ -7,8 +7,9 @@ from anymail.backends.test import EmailBackend as AnymailTestBackend
 from anymail.exceptions import AnymailAPIError
 
 from clients.models import ConsentChange
+from messaging.delivery import deliver_due
 from messaging.models import Message, MessageEvent
-from messaging.services import deliver_due, send_message
+from messaging.services import send_message
 from tests.messaging.conftest import twilio_error_json
 
 pytestmark = pytest.mark.django_db

@@ -4,15 +4,9 @@ import pytest
 import time_machine
 from django.db import transaction
 
+from messaging.delivery import claim_batch, deliver_claimed, deliver_due, recover_stuck
 from messaging.models import Message
-from messaging.services import (
-    claim_batch,
-    deliver_claimed,
-    deliver_due,
-    kick_delivery,
-    recover_stuck,
-    send_message,
-)
+from messaging.services import kick_delivery, send_message
 from messaging.tasks import deliver_pending
 from tests.factories import ClientFactory
 from tests.support.threads import run_in_threads

@@ -1,8 +1,9 @@
 import pytest
 from django.core import mail
 
+from messaging.delivery import deliver_due
 from messaging.models import Message
-from messaging.services import deliver_due, send_message
+from messaging.services import send_message
 
 
 @pytest.mark.django_db

@@ -3,7 +3,8 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 
-from messaging.services import deliver_due, send_message
+from messaging.delivery import deliver_due
+from messaging.services import send_message
 from messaging.sms_text import normalize_sms_text, sms_info
 
 

@@ -4,8 +4,9 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 
+from messaging.delivery import deliver_due, deliver_test_email
 from messaging.models import Message
-from messaging.services import deliver_due, deliver_test_email, send_test_email
+from messaging.services import send_test_email
 
 pytestmark = pytest.mark.django_db
 

@@ -2,8 +2,9 @@ import pytest
 from django.test import Client as HttpClient
 
 from clients.models import ConsentChange
+from messaging.delivery import deliver_due
 from messaging.models import Message
-from messaging.services import deliver_due, send_message
+from messaging.services import send_message
 from messaging.unsubscribe import unsubscribe_token, unsubscribe_url
 from tests.factories import ClientFactory
 

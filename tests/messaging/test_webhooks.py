@@ -8,8 +8,9 @@ from anymail.signals import AnymailTrackingEvent, tracking
 from twilio.request_validator import RequestValidator
 
 from clients.models import ConsentChange
+from messaging.delivery import deliver_due
 from messaging.models import Message, MessageEvent
-from messaging.services import deliver_due, send_message
+from messaging.services import send_message
 from tests.factories import ClientFactory
 from tests.messaging.conftest import twilio_post
 
