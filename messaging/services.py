@@ -15,6 +15,10 @@ from django.utils import timezone
 from clients.models import Category, Channel, Client
 from common.queue import enqueue
 from messaging.channels import CHANNELS, get_channel
+
+# A documented name (scripts drain the outbox with it); the engine itself is
+# messaging.delivery, run by messaging.tasks.
+from messaging.delivery import deliver_due  # noqa: F401
 from messaging.models import Message, MessageEvent
 from messaging.sms_text import normalize_sms_text
 
