@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpResponseBadRequest
@@ -8,9 +10,9 @@ from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 
 from billing.models import Payment
-from clients.admin_scoping import TrainerScopedAdmin
-from clients.forms import ClientForm
-from clients.models import Client, ConsentChange, Tag
+from clients.admin_scoping import TrainerScopedAdmin, staff_users
+from clients.forms import ClientForm, StaffSettingsForm
+from clients.models import Client, ConsentChange, StaffProfile, Tag
 from clients.resources import ClientResource
 from clients.roles import is_manager
 from clients.services import client_save
@@ -164,3 +166,48 @@ class ClientAdmin(ImportExportMixin, TrainerScopedAdmin):
 class TagAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     list_display = ("name",)
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    """Managers set each staff member's zone here; everyone sets their own under My settings."""
+
+    form = StaffSettingsForm
+    fields = ("user", "timezone")
+    list_display = ("user", "timezone_or_studio")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__first_name", "user__last_name")
+
+    @admin.display(description="Time zone", ordering="timezone")
+    def timezone_or_studio(self, obj):
+        return obj.timezone or f"studio's ({obj.tzinfo.key})"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["fields"] = ("user", "timezone")
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = staff_users()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("user",) if obj is not None else ()
+
+
+class StaffProfileInline(admin.StackedInline):
+    model = StaffProfile
+    form = StaffSettingsForm
+    fields = ("timezone",)
+    can_delete = False
+    verbose_name_plural = "Staff settings"
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class StaffUserAdmin(UserAdmin):
+    inlines = (*UserAdmin.inlines, StaffProfileInline)

@@ -1,6 +1,6 @@
 from django import forms
 
-from clients.models import Client
+from clients.models import Client, StaffProfile
 from clients.selectors import client_email_taken
 from clients.validators import known_timezones
 
@@ -70,3 +70,11 @@ class ClientForm(forms.ModelForm):
             else:
                 self.add_error("email", "This trainer already has a client with this email.")
         return cleaned
+
+
+class StaffSettingsForm(forms.ModelForm):
+    class Meta:
+        model = StaffProfile
+        fields = ("timezone",)
+        labels = {"timezone": "My time zone"}
+        widgets = {"timezone": DatalistTextInput(sorted(known_timezones()))}

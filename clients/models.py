@@ -143,6 +143,33 @@ class Client(TimeStampedModel):
         return f"unknown channel {channel!r}"
 
 
+class StaffProfile(models.Model):
+    """What a staff user sets for themselves: the zone their pages show times in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_timezone],
+        help_text="IANA time zone your pages show times in, e.g. America/New_York. Blank means the studio's.",
+    )
+
+    class Meta:
+        verbose_name = "staff settings"
+        verbose_name_plural = "staff settings"
+
+    def __str__(self):
+        return f"Settings of {self.user}"
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        if self.timezone in known_timezones():
+            return zoneinfo.ZoneInfo(self.timezone)
+        return studio_tz()
+
+
 class ConsentChange(models.Model):
     """Audit trail of every contact-preference change: what, when, and how."""
 

@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from clients.models import Category, Channel, Client, ConsentChange, new_portal_secret
+from clients.models import Category, Channel, Client, ConsentChange, StaffProfile, new_portal_secret
 
 PREFERENCE_FIELDS = {
     (Channel.EMAIL, Category.TRANSACTIONAL): "email_reminders",
@@ -133,3 +133,12 @@ def client_rotate_portal_secret(*, client: Client) -> Client:
     client.portal_secret = new_portal_secret()
     Client.objects.filter(pk=client.pk).update(portal_secret=client.portal_secret)
     return client
+
+
+def staff_set_timezone(*, user, timezone_name: str) -> StaffProfile:
+    """Set the zone ``user``'s pages show times in (blank: the studio's)."""
+    profile, _ = StaffProfile.objects.get_or_create(user=user)
+    profile.timezone = timezone_name.strip()
+    profile.full_clean()
+    profile.save()
+    return profile

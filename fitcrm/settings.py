@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Staff pages show times in the viewer's own zone (clients/timezones.py).
+    "clients.timezones.ViewerTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -132,6 +134,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGIN_URL = "admin:login"
+# Django's model backend, loading the staff profile (the viewer's zone) with the user.
+AUTHENTICATION_BACKENDS = ["clients.timezones.ProfileModelBackend"]
 
 PHONENUMBER_DEFAULT_REGION = env.str("PHONE_REGION", default="GB")
 PHONENUMBER_DB_FORMAT = "E164"

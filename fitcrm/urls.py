@@ -10,6 +10,7 @@ admin.site.index_title = "Studio back office"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("anymail/", include("anymail.urls")),
+    path("settings/", include("clients.urls")),
     path("inbox/", include("messaging.inbox.urls")),
     path("portal/", include("messaging.portal.urls")),
     path("messaging/", include("messaging.urls")),
