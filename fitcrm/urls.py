@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from messaging.urls import anymail_urlpatterns
 from messaging.views import unsubscribe
 
 admin.site.site_header = "FitCRM"
@@ -9,7 +10,8 @@ admin.site.index_title = "Studio back office"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("anymail/", include("anymail.urls")),
+    # Only the configured ESP's webhooks (derived from EMAIL_BACKEND).
+    path("anymail/", include(anymail_urlpatterns())),
     path("settings/", include("clients.urls")),
     path("inbox/", include("messaging.inbox.urls")),
     path("portal/", include("messaging.portal.urls")),

@@ -1,10 +1,12 @@
 """Fakes at the HTTP boundary only: Twilio's HTTP client and anymail's test email backend."""
 
+import importlib
 import json
 from dataclasses import dataclass, field
 
 import pytest
 from django.core import mail
+from django.urls import clear_url_caches
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
@@ -83,3 +85,27 @@ def twilio_http(twilio_settings, monkeypatch):
 
     monkeypatch.setattr(TwilioHttpClient, "request", request)
     return fake
+
+
+@pytest.fixture
+def mount_esp(settings):
+    """Rebuild the URLconf as if ``EMAIL_BACKEND`` named this anymail ESP (``None``: SMTP)
+    when the server started."""
+    original = settings.EMAIL_BACKEND
+
+    def mount(esp):
+        settings.EMAIL_BACKEND = (
+            f"anymail.backends.{esp}.EmailBackend" if esp else "django.core.mail.backends.smtp.EmailBackend"
+        )
+        _reload_urlconf()
+
+    yield mount
+    settings.EMAIL_BACKEND = original
+    _reload_urlconf()
+
+
+def _reload_urlconf():
+    import fitcrm.urls
+
+    importlib.reload(fitcrm.urls)
+    clear_url_caches()

@@ -224,7 +224,8 @@ def test_a_complaint_suppresses_the_address_without_failing_the_delivered_messag
     assert "complained" in client_obj.email_suppressed_reason
 
 
-def test_anymail_webhook_view_needs_its_basic_auth_secret(client, sent_email, settings):
+def test_anymail_webhook_view_needs_its_basic_auth_secret(client, sent_email, settings, mount_esp):
+    mount_esp("postmark")
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": "hook:s3cret"}
     payload = {
         "RecordType": "Delivery",
@@ -278,8 +279,9 @@ def test_twilio_webhooks_are_closed_without_an_auth_token(client, sent_sms, sett
     assert client.post(STATUS_URL, params, HTTP_X_TWILIO_SIGNATURE=signature).status_code == 403
 
 
-def test_anymail_webhooks_stay_locked_when_no_secret_is_configured(client, sent_email):
+def test_anymail_webhooks_stay_locked_when_no_secret_is_configured(client, sent_email, mount_esp):
     """An unset ANYMAIL_WEBHOOK_SECRET must not mean "anyone may post bounces"."""
+    mount_esp("postmark")
     payload = {
         "RecordType": "Bounce",
         "MessageID": sent_email.provider_id,
