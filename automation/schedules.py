@@ -1,4 +1,6 @@
-"""The django-q2 schedule that runs the time-based scan, created idempotently by name."""
+"""The django-q2 schedule that runs the time-based scan (see ``common.schedules``)."""
+
+from common.schedules import ensure_schedule as _ensure
 
 SCHEDULE_NAME = "automation: run triggers"
 SCAN_TASK = "automation.tasks.run_scan"
@@ -7,14 +9,4 @@ EVERY_MINUTES = 5
 
 def ensure_schedule(sender=None, using="default", **kwargs):
     """post_migrate: after ``migrate`` the schedule exists (staff may retune it in the admin)."""
-    from django_q.models import Schedule
-
-    Schedule.objects.using(using).get_or_create(
-        name=SCHEDULE_NAME,
-        defaults={
-            "func": SCAN_TASK,
-            "schedule_type": Schedule.MINUTES,
-            "minutes": EVERY_MINUTES,
-            "repeats": -1,
-        },
-    )
+    _ensure(name=SCHEDULE_NAME, func=SCAN_TASK, minutes=EVERY_MINUTES, using=using)

@@ -8,4 +8,4 @@ class CampaignsConfig(AppConfig):
     def ready(self):
         from campaigns.schedules import ensure_schedule
 
-        post_migrate.connect(ensure_schedule, sender=self, dispatch_uid="campaigns_ensure_schedule")
+        post_migrate.connect(ensure_schedule, sender=self, dispatch_uid="campaigns.ensure_schedule")

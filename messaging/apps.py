@@ -1,8 +1,11 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class MessagingConfig(AppConfig):
     name = "messaging"
 
     def ready(self):
-        from messaging import webhooks  # noqa: F401  (connects the anymail tracking receiver)
+        from messaging import schedules, webhooks  # noqa: F401  (webhooks connects the anymail receiver)
+
+        post_migrate.connect(schedules.ensure_schedule, sender=self, dispatch_uid="messaging.ensure_schedule")

@@ -236,12 +236,10 @@ def test_the_periodic_delivery_schedule_exists_once_by_name():
     assert schedule.schedule_type == Schedule.MINUTES
     assert schedule.minutes == 1
 
-    # Running the migration's step again (a re-run, a restore) keeps a single row.
-    from importlib import import_module
+    # Running the post-migrate step again (a re-run, a restore) keeps a single row.
+    from messaging.schedules import ensure_schedule
 
-    from django.apps import apps
-
-    import_module("messaging.migrations.0004_delivery_schedule").create_schedule(apps, None)
+    ensure_schedule()
     assert Schedule.objects.filter(func="messaging.tasks.deliver_pending").count() == 1
 
 

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from automation.demo import ensure_demo_rules
-from clients.demo import seed_demo
+from automation.demo_studio import seed_demo
 
 
 class Command(BaseCommand):

@@ -21,6 +21,7 @@ from billing.models import Payment
 from billing.services import payment_cancel, payment_create, payment_mark_paid
 from clients.models import Client, Tag
 from clients.roles import STUDIO_MANAGER, TRAINER
+from common.clock import studio_today, studio_tz
 from scheduling.services import session_book, session_cancel, session_mark_completed, session_mark_no_show
 
 DEMO_PASSWORD = "fitcrm-demo"
@@ -117,7 +118,7 @@ def seed_demo(*, clients_per_trainer: int = 20, seed: int = 2026) -> SeedReport:
         report.logins.append((username, DEMO_PASSWORD, TRAINER))
 
     tags = [Tag.objects.get_or_create(name=name)[0] for name in TAGS]
-    today = timezone.localdate()
+    today = studio_today()
     now = timezone.now()
     for t_index, trainer in enumerate(trainers):
         for c_index in range(clients_per_trainer):
@@ -160,7 +161,7 @@ def seed_demo(*, clients_per_trainer: int = 20, seed: int = 2026) -> SeedReport:
 
 def _sessions_for(client, trainer, rng, today) -> int:
     made = 0
-    tz = timezone.get_current_timezone()
+    tz = studio_tz()
     # One slot per client per week, spread across the day so nobody is double-booked.
     slot_hour = 7 + (client.pk % 12)
     weekday = client.pk % 5
