@@ -98,11 +98,10 @@ def campaign_send_now(*, campaign: Campaign, user=None) -> Campaign:
 
 def _enqueue_plan(campaign_id: int) -> None:
     # robust: a broker hiccup must not fail the request; the every-minute due check
-    # plans the campaign anyway.
-    transaction.on_commit(
-        lambda: enqueue("campaigns.tasks.plan_campaign", campaign_id, q_options={"timeout": 110}),
-        robust=True,
-    )
+    # plans the campaign anyway. No timeout of its own: planning gets the cluster's
+    # (Q_TIMEOUT_SECONDS), like the periodic check that also plans, and the system
+    # checks keep that below the broker's retry.
+    transaction.on_commit(lambda: enqueue("campaigns.tasks.plan_campaign", campaign_id), robust=True)
 
 
 @dataclass

@@ -30,6 +30,13 @@ TRAINER_PERMISSIONS = {
     ("campaigns", "campaign"): ("view", "add", "change", "delete"),
 }
 MANAGER_APPS = ("clients", "scheduling", "billing", "messaging", "automation", "campaigns")
+# Login throttling (django-axes): managers see attempts, lockouts and logins, and unlock
+# a username+address by deleting its attempt. Only axes writes these rows.
+MANAGER_PERMISSIONS = {
+    ("axes", "accessattempt"): ("view", "delete"),
+    ("axes", "accesslog"): ("view",),
+    ("axes", "accessfailurelog"): ("view",),
+}
 
 
 def is_manager(user) -> bool:
@@ -50,11 +57,20 @@ def sync_role_permissions(sender=None, **kwargs):
     trainer, _ = Group.objects.get_or_create(name=TRAINER)
     manager, _ = Group.objects.get_or_create(name=STUDIO_MANAGER)
 
-    trainer_perms = []
-    for (app_label, model), actions in TRAINER_PERMISSIONS.items():
+    trainer.permissions.set(_permissions(TRAINER_PERMISSIONS))
+    manager.permissions.set(
+        [
+            *Permission.objects.filter(content_type__app_label__in=MANAGER_APPS),
+            *_permissions(MANAGER_PERMISSIONS),
+        ]
+    )
+
+
+def _permissions(table) -> list:
+    perms = []
+    for (app_label, model), actions in table.items():
         codenames = [f"{action}_{model}" for action in actions]
-        trainer_perms += Permission.objects.filter(
+        perms += Permission.objects.filter(
             content_type__app_label=app_label, content_type__model=model, codename__in=codenames
         )
-    trainer.permissions.set(trainer_perms)
-    manager.permissions.set(Permission.objects.filter(content_type__app_label__in=MANAGER_APPS))
+    return perms

@@ -7,6 +7,7 @@ See ``.env.example`` for the full list.
 
 import secrets
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -39,7 +40,8 @@ if not DEBUG and not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # The public base URL: absolute links in messages and the URL Twilio signs.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# No default in production: `check --deploy` refuses an unset, http:// or local one.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
 
 STUDIO_NAME = env.str("STUDIO_NAME", default="FitCRM Studio")
 STUDIO_TIME_ZONE = env.str("STUDIO_TIME_ZONE", default="Europe/London")
@@ -54,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "anymail",
     "django_q",
     "django_htmx",
@@ -66,6 +69,8 @@ INSTALLED_APPS = [
     "messaging",
     "automation",
     "campaigns",
+    # Configuration only: registers the system checks on these settings (fitcrm/checks.py).
+    "fitcrm",
 ]
 
 MIDDLEWARE = [
@@ -80,6 +85,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "fitcrm.urls"
@@ -117,6 +124,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes first: it refuses a locked-out username+address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -174,7 +187,8 @@ QUIET_HOURS_END = env.int("QUIET_HOURS_END", default=8)
 SMS_MONTHLY_CAP = env.int("SMS_MONTHLY_CAP", default=0)  # 0 = no cap
 MARKETING_WEEKLY_CAP_PER_CLIENT = env.int("MARKETING_WEEKLY_CAP_PER_CLIENT", default=3)
 MARKETING_EMAILS_PER_MINUTE = env.int("MARKETING_EMAILS_PER_MINUTE", default=600)
-# One delivery task stops taking new batches after this long; must stay below Q_CLUSTER["timeout"].
+# One delivery task stops taking new batches after this long; with one provider call
+# (TWILIO_HTTP_TIMEOUT) on top it must stay below Q_CLUSTER["timeout"] (a system check).
 MESSAGING_TASK_SECONDS = env.int("MESSAGING_TASK_SECONDS", default=60)
 # PostgreSQL: delivery bookkeeping commits without waiting for the disk (see messaging/services.py).
 MESSAGING_RELAXED_COMMIT = strict_bool(env, "MESSAGING_RELAXED_COMMIT", default=True)
@@ -203,10 +217,11 @@ Q_BROKER = env.str("Q_BROKER", default="orm")
 Q_CLUSTER = {
     "name": "fitcrm",
     "workers": env.int("Q_WORKERS", default=2),
-    # A task is killed after `timeout`; the broker re-offers it after `retry`.
-    # timeout < retry, or a slow task would run twice at once.
-    "timeout": 120,
-    "retry": 180,
+    # A task is killed after `timeout`; the broker re-offers it after `retry`. The order
+    # MESSAGING_TASK_SECONDS < timeout < retry < MESSAGING_SENDING_TIMEOUT_SECONDS is a
+    # system check (fitcrm/checks.py): out of order, a message could be sent twice.
+    "timeout": env.int("Q_TIMEOUT_SECONDS", default=120),
+    "retry": env.int("Q_RETRY_SECONDS", default=180),
     "max_attempts": 3,
     "catch_up": False,
     "ack_failures": True,
@@ -222,9 +237,24 @@ else:
     raise ImproperlyConfigured(f"Q_BROKER must be 'orm' or a redis:// URL, not {Q_BROKER!r}.")
 Q_CLUSTER["sync"] = strict_bool(env, "Q_SYNC", default=False)
 
+# --- Login throttling (django-axes) -------------------------------------------------
+# Every login form that calls authenticate() (the admin's included) is counted: after
+# AXES_FAILURE_LIMIT wrong passwords for one username from one address, that pair is
+# refused for AXES_COOLOFF_MINUTES (another failure meanwhile restarts the wait).
+# Managers see attempts and lockouts in the admin; deleting an attempt unlocks it.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+
 # --- Security (production) -----------------------------------------------------------
-if not DEBUG:
+# Only behind a proxy that sets X-Forwarded-Proto itself (and drops the client's own):
+# otherwise anyone could claim https by sending the header.
+TRUST_X_FORWARDED_PROTO = strict_bool(env, "TRUST_X_FORWARDED_PROTO", default=False)
+if TRUST_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if not DEBUG:
     SECURE_SSL_REDIRECT = strict_bool(env, "SECURE_SSL_REDIRECT", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -239,5 +269,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django": {"level": "INFO", "propagate": True}},
+    "loggers": {
+        "django": {"level": "INFO", "propagate": True},
+        # Failed logins and lockouts, not a start-up banner on every manage.py command.
+        "axes": {"level": "WARNING", "propagate": True},
+    },
 }
