@@ -69,8 +69,6 @@ INSTALLED_APPS = [
     "messaging",
     "automation",
     "campaigns",
-    # Configuration only: registers the system checks on these settings (fitcrm/checks.py).
-    "fitcrm",
 ]
 
 MIDDLEWARE = [
@@ -188,7 +186,7 @@ SMS_MONTHLY_CAP = env.int("SMS_MONTHLY_CAP", default=0)  # 0 = no cap
 MARKETING_WEEKLY_CAP_PER_CLIENT = env.int("MARKETING_WEEKLY_CAP_PER_CLIENT", default=3)
 MARKETING_EMAILS_PER_MINUTE = env.int("MARKETING_EMAILS_PER_MINUTE", default=600)
 # One delivery task stops taking new batches after this long; with one provider call
-# (TWILIO_HTTP_TIMEOUT) on top it must stay below Q_CLUSTER["timeout"] (a system check).
+# (TWILIO_HTTP_TIMEOUT) on top it must stay below Q_CLUSTER["timeout"] (a system check, common/checks.py).
 MESSAGING_TASK_SECONDS = env.int("MESSAGING_TASK_SECONDS", default=60)
 # PostgreSQL: delivery bookkeeping commits without waiting for the disk (see messaging/services.py).
 MESSAGING_RELAXED_COMMIT = strict_bool(env, "MESSAGING_RELAXED_COMMIT", default=True)
@@ -219,7 +217,7 @@ Q_CLUSTER = {
     "workers": env.int("Q_WORKERS", default=2),
     # A task is killed after `timeout`; the broker re-offers it after `retry`. The order
     # MESSAGING_TASK_SECONDS < timeout < retry < MESSAGING_SENDING_TIMEOUT_SECONDS is a
-    # system check (fitcrm/checks.py): out of order, a message could be sent twice.
+    # system check (common/checks.py): out of order, a message could be sent twice.
     "timeout": env.int("Q_TIMEOUT_SECONDS", default=120),
     "retry": env.int("Q_RETRY_SECONDS", default=180),
     "max_attempts": 3,
@@ -247,11 +245,16 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "common.proxy.client_ip"
 
 # --- Security (production) -----------------------------------------------------------
 # Only behind a proxy that sets X-Forwarded-Proto itself (and drops the client's own):
-# otherwise anyone could claim https by sending the header.
+# otherwise anyone could claim https by sending the header. (gunicorn already marks
+# requests https from the addresses in its forwarded_allow_ips; then leave this off.)
 TRUST_X_FORWARDED_PROTO = strict_bool(env, "TRUST_X_FORWARDED_PROTO", default=False)
+# Only when every request comes through a proxy that appends the client's address to
+# X-Forwarded-For: the login lockout then counts per client, not per proxy.
+TRUST_X_FORWARDED_FOR = strict_bool(env, "TRUST_X_FORWARDED_FOR", default=False)
 if TRUST_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:

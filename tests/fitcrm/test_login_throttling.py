@@ -108,3 +108,44 @@ def test_a_trainer_does_not_see_the_login_records(client):
     client.force_login(TrainerFactory(username="ben"))
     assert client.get(reverse("admin:axes_accessattempt_changelist")).status_code == 403
     assert client.get(reverse("admin:axes_accesslog_changelist")).status_code == 403
+
+
+# --- Behind a reverse proxy -----------------------------------------------------------------
+
+PROXY = "127.0.0.1"
+
+
+def log_in_through_proxy(client, username, password, forwarded_for):
+    return client.post(
+        LOGIN,
+        {"username": username, "password": password, "next": "/admin/"},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+    )
+
+
+def test_behind_a_trusted_proxy_the_lockout_is_per_client_address(client, maria, settings):
+    settings.TRUST_X_FORWARDED_FOR = True
+    for _ in range(30):
+        log_in_through_proxy(client, "maria", "wrong-password", forwarded_for=ATTACKER)
+
+    assert log_in_through_proxy(client, "maria", PASSWORD, forwarded_for=ATTACKER).status_code == 429
+    # The same username from another client of the same proxy still gets in.
+    response = log_in_through_proxy(client, "maria", PASSWORD, forwarded_for="198.51.100.20")
+    assert response.status_code == 302
+
+
+def test_behind_a_trusted_proxy_only_the_address_it_appended_counts(client, maria, settings):
+    settings.TRUST_X_FORWARDED_FOR = True
+    # The attacker varies what it sends itself; the proxy appends the real address last.
+    for n in range(30):
+        log_in_through_proxy(client, "maria", "wrong-password", forwarded_for=f"10.0.0.{n}, {ATTACKER}")
+
+    assert log_in_through_proxy(client, "maria", PASSWORD, forwarded_for=ATTACKER).status_code == 429
+
+
+def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(client, maria):
+    for n in range(30):
+        log_in_through_proxy(client, "maria", "wrong-password", forwarded_for=f"10.0.0.{n}")
+
+    assert log_in_through_proxy(client, "maria", PASSWORD, forwarded_for="10.0.0.99").status_code == 429

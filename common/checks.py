@@ -69,9 +69,10 @@ def check_proxy_header(app_configs=None, **kwargs):
         return []
     return [
         Info(
-            "TRUST_X_FORWARDED_PROTO is off, so Django sees https only when it terminates TLS itself.",
-            hint="Behind a proxy that terminates TLS and sets X-Forwarded-Proto, set "
-            "TRUST_X_FORWARDED_PROTO=true, or every request is redirected to https again.",
+            "TRUST_X_FORWARDED_PROTO is off: Django sees https only when the WSGI server says so "
+            "(TLS in the server itself, or gunicorn's forwarded_allow_ips).",
+            hint="Behind a proxy that terminates TLS and sets X-Forwarded-Proto, with a server that "
+            "does not read it, set TRUST_X_FORWARDED_PROTO=true, or every request is redirected again.",
             id="fitcrm.I001",
         )
     ]

@@ -1,4 +1,4 @@
-"""System checks on rules between settings (fitcrm/checks.py)."""
+"""System checks on rules between settings (common/checks.py)."""
 
 import pytest
 from django.conf import settings
@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from fitcrm.checks import check_proxy_header, check_site_url, check_task_timing
+from common.checks import check_proxy_header, check_site_url, check_task_timing
 
 
 def ids(messages):
