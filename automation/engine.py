@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -231,6 +232,12 @@ def _render(occ: Occurrence, client, session, payment, now, compiled: _Compiled)
     return subject, body
 
 
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):  # the rule's template: its own readable reason
+        return " ".join(exc.messages)
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _send(occ: Occurrence, client, session, payment, subject, body):
     from messaging.services import send_message
 
@@ -342,7 +349,7 @@ def _fire_batch(batch, now, *, careful: bool) -> FireResult:
                 raise
             except Exception as exc:  # recorded on the log row: the error is the rule's outcome
                 logger.exception("automation rule %s failed for %s", occ.rule.pk, occ.key)
-                log.status, log.error = LogStatus.FAILED, f"{type(exc).__name__}: {exc}"
+                log.status, log.error = LogStatus.FAILED, _describe(exc)
         result.add(occ.rule.pk, log.status)
         logs.append(log)
     _record(logs)

@@ -85,7 +85,10 @@ def preview(rule: AutomationRule, *, viewer_trainer_id=None) -> Preview:
     else:
         context = sample_context(rule.trigger_event)
         source = "sample values (no real object yet)"
-    return Preview(templating.render(subject_tpl, context), templating.render(body_tpl, context), source)
+    try:
+        return Preview(templating.render(subject_tpl, context), templating.render(body_tpl, context), source)
+    except ValidationError as exc:  # a rule saved before its filters were checked
+        return Preview("", "", source, error=" ".join(exc.messages))
 
 
 def viewer_trainer_id(user) -> int | None:

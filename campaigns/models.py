@@ -1,4 +1,8 @@
+import datetime as dt
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from clients.models import Client, Tag
@@ -18,6 +22,16 @@ MONTHS = [
     (11, "November"),
     (12, "December"),
 ]
+
+#: Day counts beyond ten years mean nothing for a studio, and far larger ones overflow
+#: the date arithmetic (``now - timedelta(days=2**31)``) when the segment is evaluated.
+MAX_SEGMENT_DAYS = 3650
+_DAYS = [MaxValueValidator(MAX_SEGMENT_DAYS)]
+#: "Joined" compares with the clients' creation time; dates at the calendar's ends
+#: overflow once moved to UTC.
+EARLIEST_JOINED = dt.date(1900, 1, 1)
+LATEST_JOINED = dt.date(2999, 12, 31)
+_JOINED = [MinValueValidator(EARLIEST_JOINED), MaxValueValidator(LATEST_JOINED)]
 
 #: Tri-state for yes/no conditions: NULL means "either".
 YES_NO = [(True, "Yes"), (False, "No")]
@@ -63,17 +77,23 @@ class Segment(TimeStampedModel):
         "no completed session in the last N days",
         null=True,
         blank=True,
-        help_text="Clients who have not trained for this many days (including those who never did).",
+        validators=_DAYS,
+        help_text="Clients who have not trained for this many days (including those who never did); "
+        f"at most {MAX_SEGMENT_DAYS}.",
     )
     session_in_next_days = models.PositiveIntegerField(
-        "has a session in the next N days", null=True, blank=True
+        "has a session in the next N days",
+        null=True,
+        blank=True,
+        validators=_DAYS,
+        help_text=f"At most {MAX_SEGMENT_DAYS}.",
     )
     birthday_month = models.PositiveSmallIntegerField(null=True, blank=True, choices=MONTHS)
     joined_after = models.DateField(
-        "joined on or after", null=True, blank=True, help_text="Studio calendar date."
+        "joined on or after", null=True, blank=True, validators=_JOINED, help_text="Studio calendar date."
     )
     joined_before = models.DateField(
-        "joined before", null=True, blank=True, help_text="Studio calendar date."
+        "joined before", null=True, blank=True, validators=_JOINED, help_text="Studio calendar date."
     )
     has_email = models.BooleanField("has an email address", null=True, blank=True, choices=YES_NO)
     email_marketing = models.BooleanField(
@@ -85,6 +105,12 @@ class Segment(TimeStampedModel):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        if self.joined_after and self.joined_before and self.joined_after >= self.joined_before:
+            raise ValidationError(
+                {"joined_before": "Must be after “joined on or after”, or no client can match."}
+            )
 
 
 class Campaign(TimeStampedModel):

@@ -7,7 +7,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from billing.models import Payment
-from campaigns.models import Campaign, Segment
+from campaigns.models import MAX_SEGMENT_DAYS, Campaign, Segment
 from clients.models import Client
 from clients.selectors import scope_clients
 from common import clock
@@ -17,7 +17,11 @@ SAMPLE_SIZE = 10
 
 
 def segment_condition(segment: Segment, *, now: dt.datetime) -> Q:
-    """The segment's conditions as one ``Q`` on Client (AND of every condition set)."""
+    """The segment's conditions as one ``Q`` on Client (AND of every condition set).
+
+    Day counts are capped as the model's validators cap them, so a row written past
+    them (a shell, an old backup) still evaluates instead of overflowing.
+    """
     q = Q()
     if segment.status:
         q &= Q(status=segment.status)
@@ -45,14 +49,14 @@ def segment_condition(segment: Segment, *, now: dt.datetime) -> Q:
         q &= overdue if segment.has_overdue_payment else ~overdue
 
     if segment.no_completed_session_days is not None:
-        since = now - dt.timedelta(days=segment.no_completed_session_days)
+        since = now - dt.timedelta(days=min(segment.no_completed_session_days, MAX_SEGMENT_DAYS))
         q &= ~Exists(
             Session.objects.filter(
                 client_id=OuterRef("pk"), status=Session.Status.COMPLETED, starts_at__gte=since
             )
         )
     if segment.session_in_next_days is not None:
-        until = now + dt.timedelta(days=segment.session_in_next_days)
+        until = now + dt.timedelta(days=min(segment.session_in_next_days, MAX_SEGMENT_DAYS))
         q &= Exists(
             Session.objects.filter(
                 client_id=OuterRef("pk"),

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -167,51 +167,69 @@ def campaign_plan(*, campaign_id: int, now: dt.datetime | None = None) -> PlanRe
     The claim (scheduled → sending) and the messages commit together: a planner that
     dies leaves the campaign scheduled for the next check, never half planned. A
     second planner waits on the claimed row and then finds nothing to claim.
+
+    A campaign that cannot be planned (a template that no longer renders, a segment
+    that cannot be evaluated) goes back to draft with the reason on its page: it
+    would fail the same way every minute. A database that is unavailable is not the
+    campaign's fault: that error propagates and the campaign stays scheduled.
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        claimed = Campaign.objects.filter(
-            pk=campaign_id, status=Campaign.Status.SCHEDULED, scheduled_at__lte=now
-        ).update(status=Campaign.Status.SENDING, planned_at=now, updated_at=now)
-        if not claimed:
-            return None
-        campaign = Campaign.objects.select_related("segment__owner", "created_by").get(pk=campaign_id)
-        try:
+    try:
+        with transaction.atomic():
+            claimed = Campaign.objects.filter(
+                pk=campaign_id, status=Campaign.Status.SCHEDULED, scheduled_at__lte=now
+            ).update(status=Campaign.Status.SENDING, planned_at=now, updated_at=now)
+            if not claimed:
+                return None
+            campaign = Campaign.objects.select_related("segment__owner", "created_by").get(pk=campaign_id)
             result = plan_recipients(campaign=campaign, now=now)
-        except ValidationError as exc:
-            # A template that no longer validates would fail every minute: back to
-            # draft, with the reason on the campaign page.
-            transaction.set_rollback(True)
-            error = " ".join(exc.messages)
-        else:
-            error = ""
             Campaign.objects.filter(pk=campaign_id).update(
                 recipients_count=result.recipients, excluded_counts=dict(result.excluded), error=""
             )
             kick_delivery_on_commit()
-    if error:
-        Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SCHEDULED).update(
-            status=Campaign.Status.DRAFT, error=error, updated_at=now
-        )
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
         logger.warning("campaign %s not sent: %s", campaign_id, error)
-        return None
-    logger.info(
-        "campaign %s planned: %s recipients, %s excluded",
-        campaign_id,
-        result.recipients,
-        sum(result.excluded.values()),
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:  # the reason goes on the campaign page; the traceback to the log
+        logger.exception("campaign %s: planning failed", campaign_id)
+        error = f"Planning failed ({type(exc).__name__}: {exc})."
+    else:
+        logger.info(
+            "campaign %s planned: %s recipients, %s excluded",
+            campaign_id,
+            result.recipients,
+            sum(result.excluded.values()),
+        )
+        finish_campaigns(campaign_ids=[campaign_id], now=now)
+        return result
+    # The planning transaction rolled back, claim included: the campaign is scheduled again.
+    Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SCHEDULED).update(
+        status=Campaign.Status.DRAFT, error=error[:2000], updated_at=now
     )
-    finish_campaigns(campaign_ids=[campaign_id], now=now)
-    return result
+    return None
 
 
 def send_due_campaigns(*, now: dt.datetime | None = None) -> int:
-    """Plan every scheduled campaign whose time has come (the periodic check)."""
+    """Plan every scheduled campaign whose time has come (the periodic check).
+
+    Oldest first, each on its own: one campaign that fails (even unexpectedly, even
+    with the database refusing its statement) never keeps the others from going out.
+    """
     now = now or timezone.now()
     due = Campaign.objects.filter(status=Campaign.Status.SCHEDULED, scheduled_at__lte=now)
     planned = 0
-    for campaign_id in due.values_list("pk", flat=True):
-        if campaign_plan(campaign_id=campaign_id, now=now) is not None:
+    for campaign_id in due.order_by("scheduled_at", "pk").values_list("pk", flat=True):
+        try:
+            # A savepoint when the caller holds a transaction, so a failed statement
+            # leaves it usable for the next campaign.
+            with transaction.atomic():
+                result = campaign_plan(campaign_id=campaign_id, now=now)
+        except Exception:  # logged with its traceback; the campaign stays scheduled for the next check
+            logger.exception("campaign %s: planning failed; retrying at the next check", campaign_id)
+            continue
+        if result is not None:
             planned += 1
     finish_campaigns(now=now)
     return planned

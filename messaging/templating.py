@@ -12,8 +12,12 @@ automation event offers is automation's business, see ``automation.templating``)
 - ``VARIABLES``: every variable with its description; ``CLIENT_VARIABLES`` (campaigns),
   ``SESSION_VARIABLES``, ``PAYMENT_VARIABLES``.
 - ``validate_template(text, *, allowed)``: raises ``ValidationError`` naming the unknown
-  variable or the forbidden tag, and listing the valid names.
-- ``compile_template(text)`` / ``render(text_or_template, context) -> str``.
+  variable, the forbidden tag or the filter with an unusable argument, and listing the
+  valid names. A template it accepts renders without error whatever the (string) values.
+- ``compile_template(text)`` / ``render(text_or_template, context) -> str``; both raise
+  ``ValidationError`` (never anything else) for a template that cannot be used, so a
+  template stored before a rule tightened is a readable error, not a crash.
+- ``MAX_LENGTH``, ``MAX_NESTING``, ``MAX_CONDITION_OPERATORS``: checked before parsing.
 - ``context_for(client=..., session=..., payment=..., now=..., names=...)``: the real
   context for one recipient; ``sample_values(names)``: believable sample values.
 """
@@ -25,8 +29,18 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters, defaulttags
-from django.template.base import FilterExpression, Node, Template, TextNode, Variable, VariableNode
+from django.template.base import (
+    FilterExpression,
+    Lexer,
+    Node,
+    Template,
+    TextNode,
+    TokenType,
+    Variable,
+    VariableNode,
+)
 from django.utils import timezone
+from django.utils.safestring import SafeString
 
 from messaging import links
 from messaging.unsubscribe import unsubscribe_url
@@ -34,19 +48,39 @@ from messaging.unsubscribe import unsubscribe_url
 # --- The language ---------------------------------------------------------------------------
 
 ALLOWED_TAGS = ("if", "firstof", "comment")
-ALLOWED_FILTERS = (
-    "upper",
-    "lower",
-    "title",
-    "capfirst",
-    "default",
-    "truncatechars",
-    "truncatewords",
-    "cut",
-    "pluralize",
-    "yesno",
-    "wordwrap",
-)
+
+#: What each allowed filter accepts as its argument, checked at save time, because
+#: Django only checks at render time (``wordwrap:0`` raises ``ValueError``, ``cut:5``
+#: ``TypeError``, ``truncatechars:1e999`` ``OverflowError``). A filter is only allowed
+#: with an entry here.
+NO_ARGUMENT = "none"  # Django refuses an argument when parsing
+WHOLE_NUMBER = "whole number"  # an integer literal from 1 to MAX_FILTER_NUMBER
+TEXT = "text"  # a quoted text or a variable (variables are always text)
+ANYTHING = "anything"
+FILTER_ARGUMENTS = {
+    "upper": NO_ARGUMENT,
+    "lower": NO_ARGUMENT,
+    "title": NO_ARGUMENT,
+    "capfirst": NO_ARGUMENT,
+    "default": ANYTHING,
+    "truncatechars": WHOLE_NUMBER,
+    "truncatewords": WHOLE_NUMBER,
+    "cut": TEXT,
+    "pluralize": TEXT,
+    "yesno": TEXT,
+    "wordwrap": WHOLE_NUMBER,
+}
+ALLOWED_FILTERS = tuple(FILTER_ARGUMENTS)
+MAX_FILTER_NUMBER = 10_000
+
+#: Limits checked on the raw text before Django parses it: the parser and the
+#: renderer recurse once (several frames) per nested block and per operator of an
+#: ``{% if %}``, so a few hundred of either exhaust Python's stack. Generous for a
+#: message; well inside the stack at any nesting they allow.
+MAX_LENGTH = 20_000
+MAX_NESTING = 10
+MAX_CONDITION_OPERATORS = 20
+_CONDITION_OPERATORS = frozenset({"and", "or", "not", "in", "is", "==", "!=", "<", ">", "<=", ">="})
 
 _library = Library()
 for _name in ALLOWED_TAGS:
@@ -70,6 +104,7 @@ class _RestrictedEngine(Engine):
 
 
 ENGINE = _RestrictedEngine()
+_FILTER_NAMES = {func: name for name, func in _library.filters.items()}
 
 # --- Variables --------------------------------------------------------------------------------
 
@@ -105,8 +140,49 @@ _INVALID_TAG = re.compile(r"Invalid block tag on line (\d+): '([^']+)'")
 _INVALID_FILTER = re.compile(r"Invalid filter: '([^']+)'")
 
 
+def check_limits(text: str) -> None:
+    """Refuse text too long or too deeply nested to parse safely (before parsing it)."""
+    if len(text) > MAX_LENGTH:
+        raise ValidationError(
+            f"The text is too long ({len(text):,} characters; at most {MAX_LENGTH:,}).", code="limit"
+        )
+    depth = 0
+    in_comment = False
+    # The lexer is a flat split (no recursion): it sees the tags exactly as the parser will.
+    for token in Lexer(text).tokenize():
+        if token.token_type != TokenType.BLOCK:
+            continue
+        words = token.contents.split()
+        command = words[0] if words else ""
+        if in_comment:
+            # The parser skips everything up to {% endcomment %} without looking at it.
+            in_comment = command != "endcomment"
+            continue
+        if command == "comment":
+            in_comment = True
+        elif command == "if":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ValidationError(
+                    f"Line {token.lineno}: {{% if %}} tags are nested too deeply "
+                    f"(at most {MAX_NESTING} levels).",
+                    code="limit",
+                )
+        elif command == "endif":
+            depth = max(0, depth - 1)
+        if command in ("if", "elif"):
+            operators = sum(word in _CONDITION_OPERATORS for word in words[1:])
+            if operators > MAX_CONDITION_OPERATORS:
+                raise ValidationError(
+                    f"Line {token.lineno}: the condition is too long ({operators} operators; "
+                    f"at most {MAX_CONDITION_OPERATORS} of and, or, not, ==...).",
+                    code="limit",
+                )
+
+
 def compile_template(text: str) -> Template:
-    """Compile with the restricted engine; ``ValidationError`` on syntax errors."""
+    """Compile with the restricted engine; ``ValidationError`` on syntax errors and limits."""
+    check_limits(text)
     try:
         return Template(text, engine=ENGINE)
     except TemplateSyntaxError as exc:
@@ -158,6 +234,32 @@ def _variables(expression: FilterExpression):
                 yield arg.var
 
 
+def _argument_errors(expression: FilterExpression):
+    """Why each filter's argument would fail when rendered (see ``FILTER_ARGUMENTS``)."""
+    for func, args in expression.filters:
+        name = _FILTER_NAMES.get(func, getattr(func, "__name__", "?"))
+        kind = FILTER_ARGUMENTS.get(name, NO_ARGUMENT)
+        for is_lookup, arg in args:
+            is_variable = is_lookup and arg.lookups is not None
+            literal = arg.literal if is_lookup else arg
+            if kind == WHOLE_NUMBER and (
+                is_variable
+                or not isinstance(literal, int)
+                or isinstance(literal, bool)
+                or not 1 <= literal <= MAX_FILTER_NUMBER
+            ):
+                yield (
+                    f"The filter '{name}' needs a whole number from 1 to {MAX_FILTER_NUMBER:,}, "
+                    f"e.g. {name}:20."
+                )
+            elif kind == TEXT and not is_variable and type(literal) not in (str, SafeString):
+                # Numbers and translated _("...") texts are not str and crash these filters.
+                yield f"The filter '{name}' needs a text in quotes, e.g. {name}:\"{_TEXT_EXAMPLES[name]}\"."
+
+
+_TEXT_EXAMPLES = {"cut": " ", "pluralize": "es", "yesno": "yes,no"}
+
+
 def used_variables(template: Template) -> set[str]:
     names = set()
     for node in template.nodelist.get_nodes_by_type(Node):
@@ -180,6 +282,9 @@ def validate_template(text: str, *, allowed) -> Template:
         for opener, closer in (("{{", "}}"), ("{%", "%}")):
             if opener in node.s:
                 errors.append(f"'{opener}' without a matching '{closer}'.")
+    for node in template.nodelist.get_nodes_by_type(Node):
+        for expression in _expressions(node):
+            errors.extend(error for error in _argument_errors(expression) if error not in errors)
     for name in sorted(used_variables(template)):
         if "." in name:
             errors.append(
@@ -196,9 +301,25 @@ def validate_template(text: str, *, allowed) -> Template:
 
 
 def render(template: str | Template, context: dict[str, str]) -> str:
+    """Render with a flat context of strings; ``ValidationError`` if the template cannot render.
+
+    Every known variable is present (empty when the context lacks it), as a filter
+    argument naming a missing variable would otherwise raise.
+    """
     if isinstance(template, str):
         template = compile_template(template)
-    return template.render(Context({k: str(v) for k, v in context.items()}, autoescape=False)).strip()
+    values = dict.fromkeys(VARIABLES, "") | {k: str(v) for k, v in context.items()}
+    try:
+        text = template.render(Context(values, autoescape=False))
+    except Exception as exc:
+        # Staff write these templates, and one stored before a validation rule existed
+        # may still fail here: it is the template's error, for the caller to show or
+        # record (a preview, a test send, a campaign back to draft), never a crash.
+        raise ValidationError(
+            f"The template cannot be rendered ({type(exc).__name__}: {exc}). Edit and save it again.",
+            code="render",
+        ) from exc
+    return text.strip()
 
 
 _CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "AUD": "A$", "CAD": "C$", "NZD": "NZ$"}
