@@ -123,10 +123,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# django-axes first: it refuses a locked-out username+address before the password is checked.
 AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses a locked-out username+address before the password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's model backend, loading the staff profile (the viewer's zone) with the user.
+    "clients.timezones.ProfileModelBackend",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -145,8 +146,6 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGIN_URL = "admin:login"
-# Django's model backend, loading the staff profile (the viewer's zone) with the user.
-AUTHENTICATION_BACKENDS = ["clients.timezones.ProfileModelBackend"]
 
 PHONENUMBER_DEFAULT_REGION = env.str("PHONE_REGION", default="GB")
 PHONENUMBER_DB_FORMAT = "E164"
