@@ -3,7 +3,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors, services
@@ -12,6 +11,7 @@ from clients.admin_scoping import TrainerScopedAdmin
 from clients.roles import is_manager
 from clients.selectors import visible_clients
 from common.ids import parse_pk
+from common.timefmt import staff_datetime
 from messaging.templating import CLIENT_VARIABLES
 
 
@@ -180,7 +180,7 @@ class CampaignAdmin(TrainerScopedAdmin):
             if campaign.scheduled_at is None:
                 raise ValidationError("Set the send time and save the campaign first.")
             services.campaign_schedule(campaign=campaign, at=campaign.scheduled_at, user=request.user)
-            return f"Scheduled for {timezone.localtime(campaign.scheduled_at):%d %b %Y %H:%M} (studio time)."
+            return f"Scheduled for {staff_datetime(campaign.scheduled_at)}."
 
         return self._act(request, object_id, action)
 

@@ -11,6 +11,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
 
 from clients.admin_widgets import (
     RangeCheckedModelMultipleChoiceField,
@@ -96,7 +97,8 @@ def run_service_action(modeladmin, request, queryset, service, *, argument: str,
         try:
             service(**{argument: obj})
         except ValidationError as exc:
-            refused.append(f"{obj}: {' '.join(exc.messages)}")
+            # format_html: a session names its time in the viewer's zone (Session.__html__).
+            refused.append(format_html("{}: {}", obj, " ".join(exc.messages)))
         else:
             changed += 1
     if changed:

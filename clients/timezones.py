@@ -16,8 +16,11 @@ from django.utils import timezone
 from common.clock import studio_tz
 
 
-def viewer_tz(user) -> zoneinfo.ZoneInfo:
-    """The zone ``user``'s pages show times in (the studio's for anyone without a profile)."""
+def staff_tz(user) -> zoneinfo.ZoneInfo:
+    """A staff user's own zone: their pages show times in it, their weekly series repeat in it.
+
+    The studio's for anyone who has not set one (and for anyone who is not staff).
+    """
     if not getattr(user, "is_authenticated", False) or not user.is_staff:
         return studio_tz()
     try:
@@ -50,7 +53,7 @@ class ViewerTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        timezone.activate(viewer_tz(request.user))
+        timezone.activate(staff_tz(request.user))
         try:
             return self.get_response(request)
         finally:

@@ -4,6 +4,7 @@ from django.utils.html import format_html
 
 from clients.admin_scoping import TrainerScopedAdmin
 from clients.models import Channel
+from common.timefmt import staff_datetime
 from messaging.models import Message, MessageEvent
 from messaging.services import message_cancel, message_retry, send_message
 from messaging.sms_text import normalize_sms_text, sms_info
@@ -31,7 +32,7 @@ class ComposeForm(forms.ModelForm):
 class MessageAdmin(TrainerScopedAdmin):
     trainer_lookup = "client__trainer"
     list_display = (
-        "created_at",
+        "created",
         "client",
         "channel",
         "category",
@@ -77,6 +78,7 @@ class MessageAdmin(TrainerScopedAdmin):
         "delivered_at",
         "read_at",
         "failed_at",
+        "clients_clock",
         "rule",
         "session",
         "payment",
@@ -94,6 +96,7 @@ class MessageAdmin(TrainerScopedAdmin):
             {
                 "fields": (
                     ("created_at", "sent_at", "delivered_at", "read_at", "failed_at"),
+                    "clients_clock",
                     ("attempts", "next_attempt_at", "claimed_at", "not_after"),
                 )
             },
@@ -125,6 +128,17 @@ class MessageAdmin(TrainerScopedAdmin):
 
     def has_send_permission(self, request):
         return self.has_add_permission(request)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj):
+        return staff_datetime(obj.created_at, obj.client.tzinfo if obj.client_id else None)
+
+    @admin.display(description="Sent, on both clocks")
+    def clients_clock(self, obj):
+        moment = obj.sent_at or obj.created_at
+        if moment is None:
+            return "-"
+        return staff_datetime(moment, obj.client.tzinfo if obj.client_id else None)
 
     @admin.display(description="Message")
     def summary(self, obj):

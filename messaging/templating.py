@@ -42,6 +42,7 @@ from django.template.base import (
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from common.timefmt import client_time
 from messaging import links
 from messaging.unsubscribe import unsubscribe_url
 
@@ -119,7 +120,8 @@ CLIENT_VARIABLES = {
 }
 SESSION_VARIABLES = {
     "session_date": "Session date in the client's time zone, e.g. Tuesday 1 December 2026",
-    "session_time": "Session start time in the client's time zone, e.g. 09:00",
+    "session_time": "Session start time in the client's time zone, e.g. 09:00 (with the zone, "
+    "e.g. 10:00 CET, when it differs from the studio's)",
     "session_duration": "Session length, e.g. 60 minutes",
     "session_location": "Where the session takes place",
     "confirm_link": "Link where the client confirms the session",
@@ -382,7 +384,8 @@ def context_for(
         local = session.starts_at.astimezone(tz)
         values |= {
             "session_date": lambda: _long_date(local.date()),
-            "session_time": lambda: f"{local:%H:%M}",
+            # Named ("11:00 CET") when the client's clock is not the studio's.
+            "session_time": lambda: client_time(session.starts_at, tz),
             "session_duration": lambda: f"{session.duration_minutes} minutes",
             "session_location": lambda: session.location,
             "confirm_link": lambda: links.confirm_link(session),

@@ -3,10 +3,12 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 
 from clients.admin_scoping import TrainerScopedAdmin, run_service_action, staff_users
 from clients.roles import is_manager
 from clients.selectors import visible_clients
+from common.timefmt import DATETIME, same_clock, staff_datetime
 from scheduling import services
 from scheduling.forms import SessionForm, WeeklySeriesForm
 from scheduling.models import Session
@@ -17,7 +19,7 @@ class SessionAdmin(TrainerScopedAdmin):
     form = SessionForm
     trainer_lookup = "client__trainer"
     list_display = (
-        "starts_at",
+        "when",
         "client",
         "trainer",
         "duration_minutes",
@@ -32,7 +34,29 @@ class SessionAdmin(TrainerScopedAdmin):
     autocomplete_fields = ("client",)
     ordering = ("-starts_at",)
     actions = ("mark_completed", "mark_no_show", "cancel_sessions")
-    readonly_fields = ("series", "confirmed_at", "cancelled_at", "cancelled_by", "created_at", "updated_at")
+    readonly_fields = (
+        "clients_clock",
+        "series",
+        "confirmed_at",
+        "cancelled_at",
+        "cancelled_by",
+        "created_at",
+        "updated_at",
+    )
+
+    @admin.display(description="Starts", ordering="starts_at")
+    def when(self, obj):
+        return staff_datetime(obj.starts_at, obj.client.tzinfo)
+
+    @admin.display(description="Client's time")
+    def clients_clock(self, obj):
+        if obj is None or not obj.pk:
+            return "-"
+        tz = obj.client.tzinfo
+        local = obj.starts_at.astimezone(tz)
+        if same_clock(obj.starts_at, tz, timezone.get_current_timezone()):
+            return f"The same as yours ({tz.key})."
+        return f"{local:{DATETIME}} {local:%Z} ({tz.key}); messages to the client use this time."
 
     def get_queryset(self, request):
         # str(session) names the client: autocomplete results need it. The
@@ -126,6 +150,7 @@ class SessionAdmin(TrainerScopedAdmin):
             "opts": self.model._meta,
             "form": form,
             "result": result,
+            "client_tz": data["client"].tzinfo if result is not None else None,
             "changelist_url": reverse("admin:scheduling_session_changelist"),
         }
         return TemplateResponse(request, "admin/scheduling/session/book_series.html", context)

@@ -4,9 +4,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.html import escape
 
 from clients.models import Client
 from common.models import TimeStampedModel
+from common.timefmt import staff_datetime, utc_stamp
 
 MAX_DURATION_MINUTES = 12 * 60
 
@@ -60,8 +62,17 @@ class Session(TimeStampedModel):
         ]
 
     def __str__(self):
-        local = self.starts_at.astimezone(self.client.tzinfo) if self.client_id else self.starts_at
-        return f"{self.client} — {local:%a %d %b %Y %H:%M}"
+        # In UTC, said so: str() ends up in logs, the admin's stored history and
+        # autocomplete, read by people in any zone, so it must not depend on
+        # whose request or which worker produced it.
+        return f"{self.client} — {utc_stamp(self.starts_at)}"
+
+    def __html__(self):
+        # Pages (admin messages, inlines, lists) render objects through
+        # conditional_escape, which prefers this: the viewer's zone, named, and
+        # the client's clock when it differs.
+        client_tz = self.client.tzinfo if self.client_id else None
+        return escape(f"{self.client} — {staff_datetime(self.starts_at, client_tz)}")
 
     @property
     def ends_at(self):

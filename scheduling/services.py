@@ -1,7 +1,7 @@
 """Booking rules: no double-booking, weekly series, status changes."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -10,7 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clients.models import Client
-from common.clock import studio_tz
+from clients.timezones import staff_tz
+from common.timefmt import staff_span
 from scheduling.models import MAX_DURATION_MINUTES, Session, new_series_id
 
 Status = Session.Status
@@ -58,10 +59,10 @@ def describe_clash(session: Session, *, trainer, client) -> str:
         client, "pk", None
     ):
         who = "The trainer and the client"
-    local = timezone.localtime(session.starts_at)
+    # Read by staff: in the viewer's zone, like every other time on their pages.
     return (
         f"{who} already has a session at that time: {session.client} on "
-        f"{local:%a %d %b %Y %H:%M}–{timezone.localtime(session.ends_at):%H:%M} (session #{session.pk})."
+        f"{staff_span(session.starts_at, session.ends_at, session.client.tzinfo)} (session #{session.pk})."
     )
 
 
@@ -153,8 +154,9 @@ def session_book_weekly_series(
 ) -> SeriesResult:
     """Book one session a week; report the weeks that clash instead of skipping them quietly.
 
-    Weeks are counted in the studio's local time, so a 07:00 class stays at
-    07:00 across a daylight-saving change.
+    Weeks are counted on the trainer's own wall clock (her zone, by default the
+    studio's): a 07:00 class stays at 07:00 in her diary across a daylight-saving
+    change, even when the studio or the client changes clocks on another date.
     """
     if occurrences < 1 or occurrences > 104:
         raise ValidationError("A series has between 1 and 104 weekly sessions.", code="occurrences")
@@ -173,11 +175,9 @@ def session_book_weekly_series(
         )
     )
     result = SeriesResult(series=new_series_id())
-    # Weekly in the studio's wall clock: 12:30 stays 12:30 across a DST change.
-    local_first = first_starts_at.astimezone(studio_tz())
+    tz = staff_tz(trainer)
     for week in range(occurrences):
-        local = (local_first.replace(tzinfo=None) + timedelta(weeks=week)).replace(tzinfo=local_first.tzinfo)
-        starts_at = local.astimezone(studio_tz()) if week else first_starts_at
+        starts_at = same_wall_clock(first_starts_at, tz, weeks=week)
         try:
             session = session_book(
                 trainer=trainer,
@@ -193,6 +193,15 @@ def session_book_weekly_series(
         else:
             result.booked.append(session)
     return result
+
+
+def same_wall_clock(moment: datetime, tz, *, weeks: int = 0, days: int = 0) -> datetime:
+    """``moment`` shifted by whole weeks/days on ``tz``'s wall clock (09:00 stays 09:00 across DST)."""
+    if not weeks and not days:
+        return moment
+    local = moment.astimezone(tz).replace(tzinfo=None) + timedelta(weeks=weeks, days=days)
+    # fold=0: a wall time that happens twice (clocks going back) means the first.
+    return local.replace(tzinfo=tz).astimezone(UTC)
 
 
 def session_update(*, session: Session, **changes) -> Session:

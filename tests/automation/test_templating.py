@@ -62,11 +62,25 @@ def test_session_context_is_in_the_clients_time_zone(settings):
     )
     context = templating.context_for(client=client, session=session)
     assert context["session_date"] == "Tuesday 1 December 2026"
-    assert context["session_time"] == "09:00"
+    # Named, because New York's clock is not the studio's.
+    assert context["session_time"] == "09:00 EST"
     assert context["session_duration"] == "60 minutes"
     assert context["full_name"] == "Ana Lima"
     assert context["confirm_link"].startswith(settings.SITE_URL)
     assert context["unsubscribe_link"].startswith(settings.SITE_URL)
+
+
+@pytest.mark.django_db
+def test_session_time_is_plain_when_the_client_shares_the_studios_clock(settings):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    settings.STUDIO_TIME_ZONE = "Europe/London"
+    session = SessionFactory(
+        client=ClientFactory(timezone="Europe/Lisbon"),
+        starts_at=datetime(2026, 12, 1, 9, 0, tzinfo=ZoneInfo("UTC")),
+    )
+    assert templating.context_for(client=session.client, session=session)["session_time"] == "09:00"
 
 
 @pytest.mark.django_db

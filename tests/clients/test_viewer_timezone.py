@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from clients.models import StaffProfile
 from clients.services import staff_set_timezone
-from clients.timezones import viewer_tz
+from clients.timezones import staff_tz
 from tests.factories import SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def test_staff_without_a_profile_see_the_studio_zone(trainer, settings):
     settings.STUDIO_TIME_ZONE = "Europe/London"
-    assert viewer_tz(trainer).key == "Europe/London"
+    assert staff_tz(trainer).key == "Europe/London"
 
 
 def test_the_admin_shows_times_in_the_viewers_zone(trainer_client, trainer, settings):
@@ -80,7 +80,7 @@ def test_blank_means_the_studios_zone(trainer_client, trainer, settings):
     staff_set_timezone(user=trainer, timezone_name="America/New_York")
     trainer_client.post(reverse("my_settings"), {"timezone": ""})
     trainer.refresh_from_db()
-    assert viewer_tz(trainer).key == "Europe/London"
+    assert staff_tz(trainer).key == "Europe/London"
 
 
 def test_a_manager_sets_a_trainers_zone_in_the_admin(manager_client, trainer):

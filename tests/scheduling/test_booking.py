@@ -253,3 +253,14 @@ class TestStatusChanges:
         session = SessionFactory(client=client_obj, status=Session.Status.CANCELLED)
         with pytest.raises(ValidationError, match="Only a scheduled session"):
             services.session_confirm(session=session)
+
+
+@pytest.mark.django_db
+def test_a_sessions_name_is_in_utc_whoever_asks():
+    session = SessionFactory(
+        client=ClientFactory(first_name="Lucía", last_name="Ortega", timezone="Europe/Madrid"),
+        starts_at=datetime(2026, 12, 1, 10, 0, tzinfo=zoneinfo.ZoneInfo("UTC")),
+    )
+    with timezone.override("America/New_York"):
+        assert str(session) == "Lucía Ortega — 2026-12-01 10:00 UTC"
+        assert session.__html__() == "Lucía Ortega — Tue 01 Dec 2026 05:00 EST (Madrid 11:00)"

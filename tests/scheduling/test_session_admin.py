@@ -51,7 +51,7 @@ def test_double_booking_the_trainer_is_a_form_error_naming_the_clash(trainer_cli
     response = trainer_client.post(ADD_URL, session_post(client_obj, trainer))
     [message] = errors(response)["__all__"]
     assert message == (
-        "The trainer already has a session at that time: Ada Lane on Mon 11 Jan 2027 08:30–09:30 "
+        "The trainer already has a session at that time: Ada Lane on Mon 11 Jan 2027 08:30–09:30 GMT "
         f"(session #{blocker.pk})."
     )
     assert message in response.content.decode()
