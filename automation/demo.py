@@ -28,6 +28,15 @@ DEMO_RULES = [
         "Book another one any time: {{ portal_link }}",
     },
     {
+        "name": "Session moved",
+        "trigger_event": TriggerEvent.SESSION_MOVED,
+        "channel": Channel.EMAIL,
+        "subject_template": "New time: {{ session_date }} at {{ session_time }}",
+        "body_template": "Hi {{ first_name }}, your session with {{ trainer_name }} is now on {{ session_date }} "
+        "at {{ session_time }}{% if session_location %} ({{ session_location }}){% endif %}. "
+        "The attached invitation updates your calendar.",
+    },
+    {
         "name": "Payment overdue: day 3",
         "trigger_event": TriggerEvent.PAYMENT_OVERDUE,
         "offset_hours": 72,

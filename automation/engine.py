@@ -28,6 +28,7 @@ from automation.models import AutomationLog, AutomationRule, TriggerEvent
 from billing.models import Payment
 from clients.models import Channel, Client
 from messaging import templating
+from scheduling import ics
 from scheduling.models import Session
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ def session_cancelled_key(session_id) -> str:
     return f"session:{session_id}:cancelled"
 
 
+def session_moved_key(session_id, sequence: int) -> str:
+    return f"session:{session_id}:moved#{sequence}"
+
+
 def payment_created_key(payment_id) -> str:
     return f"payment:{payment_id}:created"
 
@@ -96,6 +101,7 @@ class Occurrence:
     expect_start: datetime | None = None
     expect_due: date | None = None
     expect_status: str | None = None
+    expect_sequence: int | None = None
     birthday: date | None = None
     #: Decided already (e.g. a late booking under the "skip" policy): log it as skipped.
     skip_reason: str = ""
@@ -168,6 +174,11 @@ def _why_not(occ: Occurrence, targets: _Targets, now: datetime):
                 return client, session, None, "session already started"
         if event == Event.SESSION_CREATED and session.starts_at <= now:
             return client, session, None, "session already started"
+        if event == Event.SESSION_MOVED:
+            if session.sequence != occ.expect_sequence:
+                return client, session, None, "session moved again (the newer move is told)"
+            if session.starts_at <= now:
+                return client, session, None, "session already started"
     elif occ.payment_id:
         payment = targets.payments.get(occ.payment_id)
         if payment is None:
@@ -238,10 +249,35 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _send(occ: Occurrence, client, session, payment, subject, body):
+
+#: Emails about a booking, a new time or a cancellation carry the session as an
+#: iCalendar invitation (REQUEST, or CANCEL), so the client's calendar follows it.
+INVITATION_EVENTS = frozenset({Event.SESSION_CREATED, Event.SESSION_MOVED, Event.SESSION_CANCELLED})
+
+
+def _attachments(occ: Occurrence, session, now) -> tuple:
+    from messaging.services import Attachment
+
+    if (
+        occ.rule.channel != Channel.EMAIL
+        or session is None
+        or occ.rule.trigger_event not in INVITATION_EVENTS
+    ):
+        return ()
+    return (
+        Attachment(
+            filename=ics.invitation_filename(session),
+            content=ics.client_invitation(session=session, now=now),
+            content_type=ics.invitation_content_type(session),
+        ),
+    )
+
+
+def _send(occ: Occurrence, client, session, payment, subject, body, now):
     from messaging.services import send_message
 
     return send_message(
+        attachments=_attachments(occ, session, now),
         client=client,
         channel=occ.rule.channel,
         body=body,
@@ -338,10 +374,10 @@ def _fire_batch(batch, now, *, careful: bool) -> FireResult:
                 subject, body = _render(occ, client, session, payment, now, compiled)
                 if careful:
                     with transaction.atomic():
-                        log.message = _send(occ, client, session, payment, subject, body)
+                        log.message = _send(occ, client, session, payment, subject, body, now)
                 else:
                     try:
-                        log.message = _send(occ, client, session, payment, subject, body)
+                        log.message = _send(occ, client, session, payment, subject, body, now)
                     except Exception as exc:
                         raise _RetryCarefully from exc
                 log.status = LogStatus.SENT

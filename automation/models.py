@@ -9,6 +9,7 @@ class TriggerEvent(models.TextChoices):
     SESSION_CREATED = "session_created", "Session booked"
     SESSION_SCHEDULED = "session_scheduled", "Before a session starts"
     SESSION_CANCELLED = "session_cancelled", "Session cancelled"
+    SESSION_MOVED = "session_moved", "Session moved (new time)"
     PAYMENT_DUE = "payment_due", "Payment due"
     PAYMENT_OVERDUE = "payment_overdue", "Payment overdue"
     BIRTHDAY = "birthday", "Client's birthday"

@@ -41,6 +41,7 @@ def recent_target(rule: AutomationRule, *, viewer_trainer_id=None):
         TriggerEvent.SESSION_CREATED,
         TriggerEvent.SESSION_SCHEDULED,
         TriggerEvent.SESSION_CANCELLED,
+        TriggerEvent.SESSION_MOVED,
     ):
         status = (
             Session.Status.CANCELLED if event == TriggerEvent.SESSION_CANCELLED else Session.Status.SCHEDULED

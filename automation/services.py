@@ -23,7 +23,7 @@ PAYMENT_TURNED_OVERDUE = "payment_turned_overdue"
 
 _RULE_EVENTS = {
     SESSION_CREATED: (TriggerEvent.SESSION_CREATED, TriggerEvent.SESSION_SCHEDULED),
-    SESSION_MOVED: (TriggerEvent.SESSION_SCHEDULED,),
+    SESSION_MOVED: (TriggerEvent.SESSION_SCHEDULED, TriggerEvent.SESSION_MOVED),
     SESSION_CANCELLED: (TriggerEvent.SESSION_CANCELLED,),
     PAYMENT_CREATED: (TriggerEvent.PAYMENT_DUE, TriggerEvent.PAYMENT_OVERDUE),
     PAYMENT_TURNED_OVERDUE: (TriggerEvent.PAYMENT_OVERDUE,),
@@ -65,6 +65,15 @@ def _session_occurrences(event, session, rules, *, at, now):
             found.append(Occurrence(key=engine.session_created_key(session.pk), **common))
         elif rule.trigger_event == TriggerEvent.SESSION_CANCELLED:
             found.append(Occurrence(key=engine.session_cancelled_key(session.pk), **common))
+        elif rule.trigger_event == TriggerEvent.SESSION_MOVED and event == SESSION_MOVED:
+            # One message per move: the sequence numbers the session's times.
+            found.append(
+                Occurrence(
+                    key=engine.session_moved_key(session.pk, session.sequence),
+                    expect_sequence=session.sequence,
+                    **common,
+                )
+            )
         elif rule.trigger_event == TriggerEvent.SESSION_SCHEDULED:
             # Booked (or moved) after its reminder time: the rule's late-booking policy
             # decides. Reminders still ahead are the scan's.

@@ -39,7 +39,7 @@ def _seen(instance, *names):
 
 
 def remember_session(sender, instance, **kwargs):
-    instance._automation_seen = _seen(instance, "status", "starts_at")
+    instance._automation_seen = _seen(instance, "status", "starts_at", "duration_minutes")
 
 
 def remember_payment(sender, instance, **kwargs):
@@ -49,14 +49,19 @@ def remember_payment(sender, instance, **kwargs):
 def session_saved(sender, instance, created, raw=False, **kwargs):
     if raw:
         return
-    before_status, before_start = getattr(instance, "_automation_seen", (None, None))
-    status, starts_at = instance._automation_seen = _seen(instance, "status", "starts_at")
+    before_status, before_start, before_duration = getattr(instance, "_automation_seen", (None, None, None))
+    status, starts_at, duration = instance._automation_seen = _seen(
+        instance, "status", "starts_at", "duration_minutes"
+    )
     if created:
         _on_commit(services.SESSION_CREATED, instance.pk)
         return
     if before_status and status != before_status and status == Session.Status.CANCELLED:
         _on_commit(services.SESSION_CANCELLED, instance.pk)
-    if before_start and starts_at and starts_at != before_start and status == Session.Status.SCHEDULED:
+    moved = (before_start and starts_at and starts_at != before_start) or (
+        before_duration and duration and duration != before_duration
+    )
+    if moved and status == Session.Status.SCHEDULED:
         _on_commit(services.SESSION_MOVED, instance.pk)
 
 

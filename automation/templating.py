@@ -17,7 +17,12 @@ from messaging.templating import (
 )
 
 SESSION_EVENTS = frozenset(
-    {TriggerEvent.SESSION_CREATED, TriggerEvent.SESSION_SCHEDULED, TriggerEvent.SESSION_CANCELLED}
+    {
+        TriggerEvent.SESSION_CREATED,
+        TriggerEvent.SESSION_SCHEDULED,
+        TriggerEvent.SESSION_CANCELLED,
+        TriggerEvent.SESSION_MOVED,
+    }
 )
 PAYMENT_EVENTS = frozenset({TriggerEvent.PAYMENT_DUE, TriggerEvent.PAYMENT_OVERDUE})
 

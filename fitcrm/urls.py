@@ -13,6 +13,7 @@ urlpatterns = [
     # Only the configured ESP's webhooks (derived from EMAIL_BACKEND).
     path("anymail/", include(anymail_urlpatterns())),
     path("settings/", include("clients.urls")),
+    path("calendar/", include("scheduling.calendar.urls")),
     path("inbox/", include("messaging.inbox.urls")),
     path("portal/", include("messaging.portal.urls")),
     path("messaging/", include("messaging.urls")),

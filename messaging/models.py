@@ -39,6 +39,9 @@ class Message(TimeStampedModel):
     provider_id = models.CharField(max_length=100, blank=True, db_index=True)
     to_address = models.CharField(max_length=254, blank=True, help_text="Email or E.164 number used.")
     from_address = models.CharField(max_length=254, blank=True)
+    #: Files sent with an email, fixed when it is queued like its body:
+    #: ``[{"filename": ..., "content_type": ..., "content": <text>}]`` (a session's .ics).
+    attachments = models.JSONField(default=list, blank=True, editable=False)
 
     # Delivery bookkeeping.
     attempts = models.PositiveSmallIntegerField(default=0)

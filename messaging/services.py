@@ -7,6 +7,7 @@ by staff (retry, cancel) or clients (reading) go through the functions here.
 """
 
 import logging
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -46,6 +47,18 @@ TIMESTAMP_FIELD = {
 # --- Enqueueing ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A text file sent with an email (an iCalendar invitation)."""
+
+    filename: str
+    content: str
+    content_type: str = "text/plain"
+
+    def as_json(self) -> dict:
+        return {"filename": self.filename, "content_type": self.content_type, "content": self.content}
+
+
 def send_message(
     *,
     client: Client,
@@ -53,12 +66,15 @@ def send_message(
     body: str,
     subject: str = "",
     category: str = Category.TRANSACTIONAL,
+    attachments=(),
     **links,
 ) -> Message:
     """Queue one message for ``client``; delivery starts after the caller's transaction commits.
 
     ``links`` are any of rule=, session=, payment=, campaign=, sent_by= (what caused
     it) and not_after= (suppress rather than send after this moment).
+    ``attachments`` (email only): :class:`Attachment` s, stored on the row so what
+    is sent is what was queued.
     Consent is not checked here but at send time, so a STOP that arrives in
     between is honoured.
     """
@@ -69,9 +85,12 @@ def send_message(
         raise ValueError(f"unknown channel {channel!r}")
     if category not in Category.values:
         raise ValueError(f"unknown category {category!r}")
+    if attachments and channel != Channel.EMAIL:
+        raise ValueError("only email carries attachments")
     if channel == Channel.SMS:
         body = normalize_sms_text(body)
     message = Message.objects.create(
+        attachments=[attachment.as_json() for attachment in attachments],
         client=client,
         channel=channel,
         category=category,

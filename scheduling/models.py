@@ -1,3 +1,4 @@
+import secrets
 import uuid
 from datetime import timedelta
 
@@ -45,6 +46,11 @@ class Session(TimeStampedModel):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.CharField(max_length=10, choices=CancelledBy.choices, blank=True)
+    sequence = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Grows each time the session's time changes: calendars keep the newest version.",
+    )
 
     class Meta:
         ordering = ["-starts_at"]
@@ -81,3 +87,22 @@ class Session(TimeStampedModel):
 
 def new_series_id():
     return uuid.uuid4()
+
+
+def new_feed_secret() -> str:
+    return secrets.token_hex(16)
+
+
+class CalendarFeed(TimeStampedModel):
+    """A trainer's calendar subscription: the secret its link is signed with.
+
+    Rotating the secret revokes every link handed out before.
+    """
+
+    trainer = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed"
+    )
+    secret = models.CharField(max_length=32, default=new_feed_secret)
+
+    def __str__(self):
+        return f"Calendar feed of {self.trainer}"

@@ -131,8 +131,26 @@ def session_save(*, session: Session) -> Session:
             duration_minutes=session.duration_minutes,
             exclude_pk=session.pk,
         )
+    if session.pk:
+        _bump_sequence_if_moved(session)
     session.save()
     return session
+
+
+def _bump_sequence_if_moved(session: Session) -> None:
+    """A new time is a new version of the event for calendars (iCalendar SEQUENCE).
+
+    Read from the locked row, so two moves at once still give two numbers.
+    """
+    before = (
+        Session.objects.select_for_update()
+        .filter(pk=session.pk)
+        .values_list("starts_at", "duration_minutes", "sequence")
+        .first()
+    )
+    if before:
+        moved = (before[0], before[1]) != (session.starts_at, session.duration_minutes)
+        session.sequence = before[2] + moved
 
 
 @dataclass

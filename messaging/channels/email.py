@@ -63,6 +63,8 @@ class EmailChannel(BaseChannel):
             connection=self.connection,
         )
         email.attach_alternative(html, "text/html")
+        for attachment in message.attachments or ():
+            email.attach(attachment["filename"], attachment["content"], attachment["content_type"])
         return email
 
     def send(self, message) -> SendResult:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("<str:token>/reply/", views.reply, name="reply"),
     path("<str:token>/preferences/", views.preferences, name="preferences"),
     path("<str:token>/sessions/<int:session_id>/", views.session_detail, name="session"),
+    path("<str:token>/sessions/<int:session_id>/calendar.ics", views.session_ics, name="session_ics"),
     path("<str:token>/sessions/<int:session_id>/confirm/", views.session_confirm, name="session_confirm"),
     path("<str:token>/sessions/<int:session_id>/cancel/", views.session_cancel, name="session_cancel"),
 ]

@@ -10,6 +10,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -20,6 +21,7 @@ from billing.models import Payment
 from messaging.portal import services
 from messaging.portal.forms import PreferencesForm, ReplyForm
 from messaging.portal.tokens import InvalidPortalToken, client_from_token
+from scheduling import ics
 from scheduling.models import Session
 
 
@@ -137,6 +139,19 @@ def session_detail(request, client, token, session_id):
         deadline=services.cancellation_deadline(session),
     )
     return TemplateResponse(request, "portal/session.html", context)
+
+
+@require_GET
+@portal_view
+def session_ics(request, client, token, session_id):
+    """ "Add to calendar": the session's own event (the UID and SEQUENCE its emails carry)."""
+    session = client.sessions.select_related("trainer").filter(pk=session_id).first()
+    if session is None:
+        return invalid_link(request)
+    body = ics.client_invitation(session=session, now=timezone.now(), method=ics.PUBLISH)
+    response = HttpResponse(body, content_type=f"{ics.CONTENT_TYPE}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{ics.invitation_filename(session)}"'
+    return response
 
 
 def _session_action(request, client, token, session_id, service, done):

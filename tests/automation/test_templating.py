@@ -147,10 +147,10 @@ def test_rule_form_accepts_a_good_rule_and_checks_offsets():
 
 @pytest.mark.django_db
 def test_demo_rules_are_valid_and_idempotent():
-    from automation.demo import ensure_demo_rules
+    from automation.demo import DEMO_RULES, ensure_demo_rules
     from automation.models import AutomationRule
 
-    assert ensure_demo_rules() == 5
+    assert ensure_demo_rules() == len(DEMO_RULES) == 6
     assert ensure_demo_rules() == 0
     for rule in AutomationRule.objects.all():
         form = AutomationRuleForm(

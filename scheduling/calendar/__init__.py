@@ -1,0 +1,1 @@
+"""The staff calendar (week, day and list views over sessions) and the trainers' iCalendar feeds."""
