@@ -249,7 +249,6 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-
 #: Emails about a booking, a new time or a cancellation carry the session as an
 #: iCalendar invitation (REQUEST, or CANCEL), so the client's calendar follows it.
 INVITATION_EVENTS = frozenset({Event.SESSION_CREATED, Event.SESSION_MOVED, Event.SESSION_CANCELLED})
