@@ -15,9 +15,9 @@ from billing.models import Payment
 from scheduling.models import Session
 
 # What the signal saw (the event names rules use, plus a session being moved).
-SESSION_CREATED = "session_created"
+SESSION_CREATED = TriggerEvent.SESSION_CREATED.value
 SESSION_MOVED = "session_moved"
-SESSION_CANCELLED = "session_cancelled"
+SESSION_CANCELLED = TriggerEvent.SESSION_CANCELLED.value
 PAYMENT_CREATED = "payment_created"
 PAYMENT_TURNED_OVERDUE = "payment_turned_overdue"
 

@@ -26,11 +26,11 @@ def enqueue_event(event: str, pk: int, at: datetime):
 def _on_commit(event, pk):
     at = timezone.now()
 
-    def enqueue():
+    def enqueue_after_commit():
         enqueue_event(event, pk, at)
 
     # robust: a broker hiccup must not turn a committed booking into an error page.
-    transaction.on_commit(enqueue, robust=True)
+    transaction.on_commit(enqueue_after_commit, robust=True)
 
 
 def _seen(instance, *names):

@@ -11,6 +11,7 @@ from campaigns.models import MAX_SEGMENT_DAYS, Campaign, Segment
 from clients.models import Client
 from clients.selectors import scope_clients
 from common import clock
+from messaging.models import Message, MessageEvent
 from scheduling.models import Session
 
 SAMPLE_SIZE = 10
@@ -126,11 +127,6 @@ class Stat:
         return "" if self.rate is None else f"{self.rate * 100:.1f}%"
 
 
-#: Provider event statuses (anymail's event types) counted per message, at most once each.
-TRACKED_EVENTS = ("opened", "clicked", "bounced", "complained", "unsubscribed")
-SENT_STATUSES = ("sent", "delivered", "read")
-
-
 @dataclass(frozen=True)
 class CampaignStats:
     recipients: int
@@ -148,7 +144,6 @@ def campaign_stats(campaign: Campaign) -> CampaignStats:
     many times it was opened or clicked. An unsubscribe counts when the provider
     reported it or when the client used the link after the message was sent.
     """
-    from messaging.models import Message, MessageEvent
 
     def has_event(status):
         return Exists(
@@ -157,7 +152,9 @@ def campaign_stats(campaign: Campaign) -> CampaignStats:
             )
         )
 
-    sent = Q(status__in=SENT_STATUSES) | Q(sent_at__isnull=False)
+    sent = Q(status__in=(Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ)) | Q(
+        sent_at__isnull=False
+    )
     counts = Message.objects.filter(campaign=campaign, client__isnull=False).aggregate(
         recipients=Count("pk"),
         queued=Count("pk", filter=Q(status__in=(Message.Status.QUEUED, Message.Status.SENDING))),

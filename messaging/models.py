@@ -23,9 +23,6 @@ class Message(TimeStampedModel):
         OUTBOUND = "out", "To the client"
         INBOUND = "in", "From the client"
 
-    Channel = Channel
-    Category = Category
-
     client = models.ForeignKey(
         Client, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
     )

@@ -26,7 +26,7 @@ from messaging.sms_text import normalize_sms_text
 logger = logging.getLogger(__name__)
 
 Status = Message.Status
-LINK_FIELDS = frozenset({"rule", "session", "payment", "campaign", "sent_by", "not_after"})
+CAUSE_FIELDS = frozenset({"rule", "session", "payment", "campaign", "sent_by", "not_after"})
 DELIVER_TASK = "messaging.tasks.deliver_pending"
 
 # A status may only be reached from these; anything else is a late or repeated report.
@@ -67,20 +67,20 @@ def send_message(
     subject: str = "",
     category: str = Category.TRANSACTIONAL,
     attachments=(),
-    **links,
+    **caused_by,
 ) -> Message:
     """Queue one message for ``client``; delivery starts after the caller's transaction commits.
 
-    ``links`` are any of rule=, session=, payment=, campaign=, sent_by= (what caused
-    it) and not_after= (suppress rather than send after this moment).
+    ``caused_by`` holds any of rule=, session=, payment=, campaign=, sent_by= (what
+    caused it) and not_after= (suppress rather than send after this moment).
     ``attachments`` (email only): :class:`Attachment` s, stored on the row so what
     is sent is what was queued.
     Consent is not checked here but at send time, so a STOP that arrives in
     between is honoured.
     """
-    unknown = set(links) - LINK_FIELDS
+    unknown = set(caused_by) - CAUSE_FIELDS
     if unknown:
-        raise TypeError(f"send_message() got unexpected links: {', '.join(sorted(unknown))}")
+        raise TypeError(f"send_message() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
     if category not in Category.values:
@@ -98,7 +98,7 @@ def send_message(
         body=body,
         to_address=get_channel(channel).address_for(client),
         next_attempt_at=timezone.now(),
-        **links,
+        **caused_by,
     )
     kick_delivery_on_commit()
     return message
@@ -215,8 +215,8 @@ def _current(message) -> str:
     return Message.objects.filter(pk=message.pk).values_list("status", flat=True).first() or "gone"
 
 
-def message_mark_read(*, client: Client, message_ids=None) -> int:
-    """The client opened their conversation: their in-app messages become ``read``."""
+def client_read_messages(*, client: Client, message_ids=None) -> int:
+    """The client read what the studio sent them in the app: those messages become ``read``."""
     now = timezone.now()
     qs = Message.objects.filter(
         client=client,

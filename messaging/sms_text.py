@@ -51,10 +51,17 @@ class SmsInfo:
     encoding: str  # "GSM-7" or "UCS-2"
     length: int  # septets (GSM-7) or UTF-16 code units (UCS-2)
     segments: int
+    non_gsm: tuple[str, ...] = ()  # the characters that force UCS-2, in order of appearance
 
     @property
     def is_gsm7(self) -> bool:
         return self.encoding == "GSM-7"
+
+    @property
+    def per_segment(self) -> int:
+        if self.segments <= 1:
+            return 160 if self.is_gsm7 else 70
+        return 153 if self.is_gsm7 else 67
 
 
 def normalize_sms_text(text: str) -> str:
@@ -74,4 +81,12 @@ def sms_info(text: str) -> SmsInfo:
         length = len(text.encode("utf-16-le")) // 2
         single, multi, encoding = 70, 67, "UCS-2"
     segments = (1 if length else 0) if length <= single else -(-length // multi)
-    return SmsInfo(encoding=encoding, length=length, segments=segments)
+    non_gsm = tuple(dict.fromkeys(ch for ch in text if ch not in GSM7_BASIC and ch not in GSM7_EXTENDED))
+    return SmsInfo(encoding=encoding, length=length, segments=segments, non_gsm=non_gsm)
+
+
+def sms_count(text: str) -> SmsInfo:
+    """The count of ``text`` as it will go out: ``send_message`` first swaps typographic
+    look-alikes (curly quotes, dashes) for GSM-7 ones, so only characters that survive
+    the swap count as non-GSM-7 (the compose form's counter)."""
+    return sms_info(normalize_sms_text(text))

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 
+from clients.models import Category
 from messaging.channels.base import BaseChannel, DeliveryError, SendResult
 
 TRANSIENT_HTTP = {408, 425, 429}
@@ -46,7 +47,7 @@ class EmailChannel(BaseChannel):
             "unsubscribe_url": "",
         }
         headers = {}
-        if message.category == "marketing" and message.client_id:
+        if message.category == Category.MARKETING and message.client_id:
             url = unsubscribe_url(message.client)
             context["unsubscribe_url"] = url
             # RFC 8058: mail clients may POST to the URL without a visit.

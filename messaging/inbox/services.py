@@ -6,10 +6,11 @@ from django.utils import timezone
 from clients.models import Category, Client
 from messaging.inbox.selectors import unread_messages
 from messaging.models import Message
+from messaging.services import send_message
 
 
-def thread_mark_read(*, client: Client) -> int:
-    """Mark every unread message from this client read; returns how many."""
+def staff_read_thread(*, client: Client) -> int:
+    """Staff read the thread: every unread message from this client is read; returns how many."""
     # .update(): bookkeeping must not fire save signals.
     return unread_messages().filter(client=client).update(read_at=timezone.now())
 
@@ -17,8 +18,6 @@ def thread_mark_read(*, client: Client) -> int:
 @transaction.atomic
 def inbox_send(*, client: Client, channel: str, body: str, subject: str = "", sent_by) -> Message:
     """Send a staff message from the inbox; answering a client also reads their messages."""
-    from messaging.services import send_message
-
     message = send_message(
         client=client,
         channel=channel,
@@ -27,5 +26,5 @@ def inbox_send(*, client: Client, channel: str, body: str, subject: str = "", se
         category=Category.TRANSACTIONAL,
         sent_by=sent_by,
     )
-    thread_mark_read(client=client)
+    staff_read_thread(client=client)
     return message

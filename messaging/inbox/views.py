@@ -19,8 +19,8 @@ from clients.roles import is_manager
 from common.ids import parse_pk
 from messaging.inbox import selectors, services
 from messaging.inbox.forms import ComposeForm
-from messaging.inbox.sms import sms_count
 from messaging.links import portal_link
+from messaging.sms_text import sms_count
 
 PAGE_SIZE = 25
 START_RESULTS = 20
@@ -155,7 +155,7 @@ def send(request, client_id):
 @inbox_view
 def mark_read(request, client_id):
     client = _visible_client(request, client_id)
-    count = services.thread_mark_read(client=client)
+    count = services.staff_read_thread(client=client)
     if count:
         messages.success(request, f"Marked {count} message(s) from {client.first_name} read.")
     if request.POST.get("next") == "list":

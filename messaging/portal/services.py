@@ -10,7 +10,7 @@ from django.utils import timezone
 from clients.models import Category, Channel, Client, ConsentChange
 from clients.services import PREFERENCE_FIELDS, client_set_preference
 from messaging.models import Message
-from messaging.services import message_mark_read
+from messaging.services import client_read_messages
 from scheduling import services as scheduling_services
 from scheduling.models import Session
 
@@ -35,7 +35,9 @@ def portal_messages(*, client: Client):
 
 def portal_mark_read(*, client: Client, messages) -> int:
     """The client opened their page: the in-app messages it showed them become ``read``."""
-    return message_mark_read(client=client, message_ids=[m.pk for m in messages if m.direction == "out"])
+    return client_read_messages(
+        client=client, message_ids=[m.pk for m in messages if m.direction == Message.Direction.OUTBOUND]
+    )
 
 
 def portal_reply(*, client: Client, body: str) -> Message:

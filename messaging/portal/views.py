@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.models import Payment
+from messaging.models import Message
 from messaging.portal import services
 from messaging.portal.forms import PreferencesForm, ReplyForm
 from messaging.portal.tokens import InvalidPortalToken, client_from_token
@@ -72,7 +73,11 @@ def _home_context(client, token, *, reply_form=None, preferences_form=None):
         client,
         token,
         thread=thread,
-        new_count=sum(1 for m in thread if m.direction == "out" and m.status in services.UNREAD_STATUSES),
+        new_count=sum(
+            1
+            for m in thread
+            if m.direction == Message.Direction.OUTBOUND and m.status in services.UNREAD_STATUSES
+        ),
         reply_form=reply_form or ReplyForm(),
         sessions=[
             (session, services.can_cancel(session)) for session in services.upcoming_sessions(client=client)

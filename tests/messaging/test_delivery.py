@@ -187,14 +187,14 @@ def test_sms_without_twilio_credentials_goes_to_the_log(client_obj, settings, ca
 
 
 def test_in_app_message_is_delivered_at_once_and_read_when_opened(client_obj):
-    from messaging.services import message_mark_read
+    from messaging.services import client_read_messages
 
     message = send_message(client=client_obj, channel="in_app", body="Your plan is ready")
     deliver_due(limit=10)
     assert refreshed(message).status == Message.Status.DELIVERED
     assert message.delivered_at is not None
 
-    assert message_mark_read(client=client_obj) == 1
+    assert client_read_messages(client=client_obj) == 1
     assert refreshed(message).status == Message.Status.READ
     assert message.read_at is not None
 

@@ -7,9 +7,9 @@ from django.urls import resolve, reverse
 from django.utils import timezone
 
 from clients.models import Channel
-from messaging.inbox.sms import sms_count
 from messaging.models import Message
 from messaging.portal.tokens import client_from_token
+from messaging.sms_text import sms_count
 from messaging.webhooks import twilio_inbound_received
 from tests.factories import ClientFactory
 
