@@ -175,6 +175,7 @@ def _sessions_for(client, trainer, rng, today) -> int:
                 starts_at=starts_at,
                 duration_minutes=rng.choice([45, 60, 60, 90]),
                 location=rng.choice(LOCATIONS),
+                allow_past=True,  # the demo's history: sessions of the last two weeks
             )
         except ValidationError:  # a clash in demo data is simply not booked
             continue

@@ -93,6 +93,13 @@ def payment_cancel(*, payment: Payment) -> Payment:
 @transaction.atomic
 def payment_mark_overdue(*, payment: Payment, at: datetime | None = None) -> Payment:
     _check(payment, Status.OVERDUE)
+    # Overdue means the due date has passed on the studio's calendar, as for the daily scan.
+    if payment.due_date >= studio_today(at):
+        raise ValidationError(
+            f"This payment is due on {payment.due_date:%a %d %b %Y}: it cannot be overdue "
+            "before that day has passed.",
+            code="not_due",
+        )
     payment.status = Status.OVERDUE
     payment.overdue_at = at or timezone.now()
     # save(): turning overdue is an event automation listens for.

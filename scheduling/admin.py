@@ -77,7 +77,7 @@ class SessionAdmin(TrainerScopedAdmin):
         return initial
 
     def save_model(self, request, obj, form, change):
-        services.session_save(session=obj)
+        services.session_save(session=obj, allow_past=form.cleaned_data.get("confirm_past", False))
 
     @admin.action(description="Mark selected sessions completed", permissions=["change"])
     def mark_completed(self, request, queryset):
@@ -133,6 +133,7 @@ class SessionAdmin(TrainerScopedAdmin):
                     occurrences=data["occurrences"],
                     duration_minutes=data["duration_minutes"],
                     location=data["location"],
+                    allow_past=data["confirm_past"],
                 )
             except ValidationError as exc:
                 form.add_error(None, exc.messages)

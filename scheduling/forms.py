@@ -1,16 +1,41 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
+from common.timefmt import staff_datetime
 from scheduling.models import MAX_DURATION_MINUTES, Session
 from scheduling.services import validate_no_clash, validate_start
 
+PAST_LABEL = "Yes, it was in the past"
+
 
 class SessionForm(forms.ModelForm):
-    """Admin form: refuses a double-booking with an error naming the clashing session."""
+    """Admin form: refuses a double-booking with an error naming the clashing session.
+
+    A booking (or a move) into the past asks once more: the form comes back with
+    a "Yes, it was in the past" box, shown only then.
+    """
+
+    confirm_past = forms.BooleanField(
+        label=PAST_LABEL,
+        required=False,
+        widget=forms.HiddenInput,
+        help_text="Tick to record a session that has already taken place.",
+    )
 
     class Meta:
         model = Session
         fields = ("client", "trainer", "starts_at", "duration_minutes", "location", "status", "notes")
+
+    def _check_past(self, starts_at):
+        moved = self.instance.pk is None or starts_at != self.instance.starts_at
+        if not moved or self.cleaned_data.get("confirm_past") or starts_at >= timezone.now():
+            return
+        self.fields["confirm_past"].widget = forms.CheckboxInput()
+        self.add_error(
+            "confirm_past",
+            f"{staff_datetime(starts_at)} is in the past. Tick “{PAST_LABEL}” and save again to record it.",
+        )
 
     def clean(self):
         cleaned = super().clean()
@@ -23,6 +48,8 @@ class SessionForm(forms.ModelForm):
             except ValidationError as exc:
                 self.add_error(None, exc)
                 starts_at = None
+        if starts_at:
+            self._check_past(starts_at)
         # An out-of-range duration is reported by the model's validators; there
         # is no slot to check for clashes.
         if duration and not 1 <= duration <= MAX_DURATION_MINUTES:
@@ -53,6 +80,11 @@ class WeeklySeriesForm(forms.Form):
     )
     duration_minutes = forms.IntegerField(min_value=1, max_value=720, initial=60)
     location = forms.CharField(max_length=200, required=False)
+    confirm_past = forms.BooleanField(
+        label=PAST_LABEL,
+        required=False,
+        help_text="Only to record sessions that have already taken place.",
+    )
 
     def __init__(self, *args, clients, trainers, **kwargs):
         super().__init__(*args, **kwargs)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from clients.models import Client
 from clients.timezones import staff_tz
-from common.timefmt import staff_span
+from common.timefmt import staff_datetime, staff_span
 from scheduling.models import MAX_DURATION_MINUTES, Session, new_series_id
 
 Status = Session.Status
@@ -94,6 +94,7 @@ def session_book(
     location: str = "",
     notes: str = "",
     series=None,
+    allow_past: bool = False,
 ) -> Session:
     session = Session(
         trainer=trainer,
@@ -104,7 +105,7 @@ def session_book(
         notes=notes,
         series=series,
     )
-    return session_save(session=session)
+    return session_save(session=session, allow_past=allow_past)
 
 
 def _lock_diaries(*, trainer_id, client_id):
@@ -117,11 +118,38 @@ def _lock_diaries(*, trainer_id, client_id):
     list(Client.objects.select_for_update().filter(pk=client_id).values_list("pk"))
 
 
+def starts_in_the_past(session: Session, *, now: datetime | None = None) -> bool:
+    """Is this a booking, or a move, to a time that has already gone?
+
+    Editing anything else on a past session (its notes, its status) is not.
+    """
+    if session.starts_at >= (now or timezone.now()):
+        return False
+    if session.pk is None:
+        return True
+    stored = Session.objects.filter(pk=session.pk).values_list("starts_at", flat=True).first()
+    return stored != session.starts_at
+
+
+def validate_not_past(session: Session, *, allow_past: bool, now: datetime | None = None) -> None:
+    if not allow_past and starts_in_the_past(session, now=now):
+        raise ValidationError(
+            f"{staff_datetime(session.starts_at, session.client.tzinfo)} is in the past. "
+            "Confirm that the session really took place then to record it.",
+            code="in_past",
+        )
+
+
 @transaction.atomic
-def session_save(*, session: Session) -> Session:
-    """Validate and save a new or changed session (moving it included)."""
+def session_save(*, session: Session, allow_past: bool = False) -> Session:
+    """Validate and save a new or changed session (moving it included).
+
+    A booking or a move into the past is refused unless ``allow_past`` says the
+    caller confirmed it (recording a session after the fact).
+    """
     validate_start(session.starts_at)
     _validate_fields(session)
+    validate_not_past(session, allow_past=allow_past)
     if session.status == Status.SCHEDULED:
         _lock_diaries(trainer_id=session.trainer_id, client_id=session.client_id)
         validate_no_clash(
@@ -169,6 +197,7 @@ def session_book_weekly_series(
     duration_minutes: int = 60,
     location: str = "",
     notes: str = "",
+    allow_past: bool = False,
 ) -> SeriesResult:
     """Book one session a week; report the weeks that clash instead of skipping them quietly.
 
@@ -192,6 +221,12 @@ def session_book_weekly_series(
             notes=notes,
         )
     )
+    if not allow_past and first_starts_at < timezone.now():
+        raise ValidationError(
+            f"The first session, {staff_datetime(first_starts_at, client.tzinfo)}, is in the past. "
+            "Confirm that the sessions really took place then to record them.",
+            code="in_past",
+        )
     result = SeriesResult(series=new_series_id())
     tz = staff_tz(trainer)
     for week in range(occurrences):
@@ -205,6 +240,7 @@ def session_book_weekly_series(
                 location=location,
                 notes=notes,
                 series=result.series,
+                allow_past=allow_past,
             )
         except ValidationError as exc:
             result.clashes.append((starts_at, exc.messages))
@@ -222,10 +258,10 @@ def same_wall_clock(moment: datetime, tz, *, weeks: int = 0, days: int = 0) -> d
     return local.replace(tzinfo=tz).astimezone(UTC)
 
 
-def session_update(*, session: Session, **changes) -> Session:
+def session_update(*, session: Session, allow_past: bool = False, **changes) -> Session:
     for name, value in changes.items():
         setattr(session, name, value)
-    return session_save(session=session)
+    return session_save(session=session, allow_past=allow_past)
 
 
 ALLOWED_TRANSITIONS = {
@@ -251,9 +287,18 @@ def _check(session: Session, new_status: str):
         )
 
 
+HAPPENED = {Status.COMPLETED, Status.NO_SHOW}
+
+
 @transaction.atomic
-def _transition(session: Session, new_status: str, **extra) -> Session:
+def _transition(session: Session, new_status: str, *, now: datetime | None = None, **extra) -> Session:
     _check(session, new_status)
+    if new_status in HAPPENED and session.starts_at > (now or timezone.now()):
+        raise ValidationError(
+            f"This session has not started yet (it starts {staff_datetime(session.starts_at)}): "
+            f"it cannot be marked {Status(new_status).label.lower()} before then.",
+            code="not_started",
+        )
     session.status = new_status
     for name, value in extra.items():
         setattr(session, name, value)
@@ -262,12 +307,12 @@ def _transition(session: Session, new_status: str, **extra) -> Session:
     return session
 
 
-def session_mark_completed(*, session: Session) -> Session:
-    return _transition(session, Status.COMPLETED)
+def session_mark_completed(*, session: Session, now: datetime | None = None) -> Session:
+    return _transition(session, Status.COMPLETED, now=now)
 
 
-def session_mark_no_show(*, session: Session) -> Session:
-    return _transition(session, Status.NO_SHOW)
+def session_mark_no_show(*, session: Session, now: datetime | None = None) -> Session:
+    return _transition(session, Status.NO_SHOW, now=now)
 
 
 def session_cancel(*, session: Session, by: str = Session.CancelledBy.STAFF) -> Session:

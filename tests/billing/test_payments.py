@@ -83,9 +83,34 @@ class TestTransitions:
         assert sorted(Payment.objects.values_list("status", flat=True)) == ["cancelled", "paid"]
 
     def test_mark_overdue_records_when(self, client_obj):
-        payment = services.payment_mark_overdue(payment=PaymentFactory(client=client_obj))
+        payment = PaymentFactory(client=client_obj, due_date=date(2027, 1, 14))
+        payment = services.payment_mark_overdue(payment=payment)
         payment.refresh_from_db()
         assert (payment.status, payment.overdue_at) == (Status.OVERDUE, TODAY)
+
+    @pytest.mark.parametrize("due", [date(2027, 1, 15), date(2027, 1, 16)])
+    def test_a_payment_cannot_be_overdue_before_its_due_date_has_passed(self, client_obj, due):
+        payment = PaymentFactory(client=client_obj, due_date=due)
+        with pytest.raises(ValidationError) as exc:
+            services.payment_mark_overdue(payment=payment)
+        assert exc.value.code == "not_due"
+        assert exc.value.messages == [
+            f"This payment is due on {due:%a %d %b %Y}: it cannot be overdue before that day has passed."
+        ]
+        payment.refresh_from_db()
+        assert payment.status == Status.PENDING
+
+    def test_the_admin_says_why_a_payment_is_not_overdue(self, trainer_client, client_obj):
+        payment = PaymentFactory(client=client_obj, due_date=date(2027, 1, 20))
+        response = trainer_client.post(
+            "/admin/billing/payment/",
+            {"action": "mark_overdue", "_selected_action": [payment.pk]},
+            follow=True,
+        )
+        texts = [str(m) for m in response.context["messages"]]
+        assert any(
+            "is due on Wed 20 Jan 2027: it cannot be overdue before that day has passed." in t for t in texts
+        )
 
     @pytest.mark.parametrize(
         ("start", "service", "message"),

@@ -198,11 +198,63 @@ class TestStatusChanges:
             (services.session_cancel, Session.Status.CANCELLED),
         ]:
             session = SessionFactory(
-                client=client_obj, starts_at=timezone.now() + timedelta(days=len(status))
+                client=client_obj, starts_at=timezone.now() - timedelta(days=len(status))
             )
             service(session=session)
             session.refresh_from_db()
             assert session.status == status
+
+    @pytest.mark.parametrize(
+        "service, word",
+        [(services.session_mark_completed, "completed"), (services.session_mark_no_show, "no-show")],
+    )
+    def test_a_future_session_cannot_have_happened(self, client_obj, service, word):
+        session = SessionFactory(client=client_obj, starts_at=timezone.now() + timedelta(hours=2))
+        with pytest.raises(ValidationError) as exc:
+            service(session=session)
+        assert exc.value.code == "not_started"
+        assert "This session has not started yet (it starts " in exc.value.messages[0]
+        assert f"cannot be marked {word} before then." in exc.value.messages[0]
+        session.refresh_from_db()
+        assert session.status == Session.Status.SCHEDULED
+
+    def test_a_session_under_way_can_be_marked(self, client_obj):
+        session = SessionFactory(client=client_obj, starts_at=timezone.now() - timedelta(minutes=5))
+        services.session_mark_no_show(session=session)
+        assert session.status == Session.Status.NO_SHOW
+
+
+class TestBookingInThePast:
+    def test_a_booking_in_the_past_needs_confirmation(self, trainer, client_obj):
+        past = timezone.now() - timedelta(days=1)
+        with pytest.raises(ValidationError) as exc:
+            services.session_book(trainer=trainer, client=client_obj, starts_at=past)
+        assert exc.value.code == "in_past"
+        assert "is in the past" in exc.value.messages[0]
+        assert not Session.objects.exists()
+        session = services.session_book(trainer=trainer, client=client_obj, starts_at=past, allow_past=True)
+        assert session.pk
+
+    def test_a_move_into_the_past_needs_confirmation_but_editing_a_past_session_does_not(self, client_obj):
+        session = SessionFactory(client=client_obj, starts_at=timezone.now() - timedelta(days=3))
+        services.session_update(session=session, notes="knee better")  # not a move
+        with pytest.raises(ValidationError) as exc:
+            services.session_update(session=session, starts_at=timezone.now() - timedelta(days=1))
+        assert exc.value.code == "in_past"
+        future = SessionFactory(client=client_obj, starts_at=timezone.now() + timedelta(days=3))
+        with pytest.raises(ValidationError):
+            services.session_update(session=future, starts_at=timezone.now() - timedelta(hours=1))
+
+    def test_a_series_starting_in_the_past_needs_confirmation(self, trainer, client_obj):
+        with pytest.raises(ValidationError) as exc:
+            services.session_book_weekly_series(
+                trainer=trainer,
+                client=client_obj,
+                first_starts_at=timezone.now() - timedelta(days=8),
+                occurrences=3,
+            )
+        assert exc.value.code == "in_past"
+        assert not Session.objects.exists()
 
     def test_cancel_records_when_and_by_whom(self, client_obj):
         session = SessionFactory(client=client_obj)

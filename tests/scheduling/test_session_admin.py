@@ -1,9 +1,11 @@
 """The session admin: double-booking and bad input are form errors; series booking; actions."""
 
 import zoneinfo
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from scheduling import services
 from scheduling.models import Session
@@ -180,7 +182,7 @@ class TestWeeklySeriesPage:
 
 
 def test_actions_apply_the_transitions_and_explain_refusals(trainer_client, client_obj):
-    scheduled = SessionFactory(client=client_obj)
+    scheduled = SessionFactory(client=client_obj, starts_at=timezone.now() - timedelta(hours=2))
     cancelled = SessionFactory(client=client_obj, status=Session.Status.CANCELLED)
     response = trainer_client.post(
         "/admin/scheduling/session/",
@@ -192,3 +194,50 @@ def test_actions_apply_the_transitions_and_explain_refusals(trainer_client, clie
     assert any("A cancelled session cannot be marked completed." in t for t in texts)
     scheduled.refresh_from_db()
     assert scheduled.status == Session.Status.COMPLETED
+
+
+def test_marking_a_future_session_completed_is_refused_with_the_reason(trainer_client, client_obj):
+    future = SessionFactory(client=client_obj, starts_at=timezone.now() + timedelta(days=1))
+    response = trainer_client.post(
+        "/admin/scheduling/session/",
+        {"action": "mark_completed", "_selected_action": [future.pk]},
+        follow=True,
+    )
+    [text] = [str(m) for m in response.context["messages"]]
+    assert "This session has not started yet" in text
+    assert "cannot be marked completed before then." in text
+    future.refresh_from_db()
+    assert future.status == Session.Status.SCHEDULED
+
+
+class TestBookingInThePast:
+    def test_the_add_form_asks_once_more_then_books(self, trainer_client, trainer, client_obj):
+        with time_machine.travel(datetime(2027, 1, 12, 12, tzinfo=LONDON), tick=False):
+            trainer_client.force_login(trainer)  # a login from weeks before would have expired
+            first = trainer_client.post(ADD_URL, session_post(client_obj, trainer))
+            form_errors = errors(first)
+            assert "confirm_past" in form_errors
+            assert "Mon 11 Jan 2027 09:00 GMT is in the past." in form_errors["confirm_past"][0]
+            assert 'type="checkbox" name="confirm_past"' in first.content.decode()
+            assert not Session.objects.exists()
+
+            second = trainer_client.post(ADD_URL, session_post(client_obj, trainer, confirm_past="on"))
+            assert second.status_code == 302
+            assert Session.objects.get().starts_at == datetime(2027, 1, 11, 9, tzinfo=LONDON)
+
+    def test_the_box_stays_out_of_sight_for_future_bookings(self, trainer_client):
+        page = trainer_client.get(ADD_URL).content.decode()
+        assert 'type="hidden" name="confirm_past"' in page
+        assert 'type="checkbox" name="confirm_past"' not in page
+
+    def test_editing_a_past_sessions_notes_needs_no_confirmation(self, trainer_client, trainer, client_obj):
+        session = SessionFactory(client=client_obj, starts_at=datetime(2027, 1, 11, 9, tzinfo=LONDON))
+        with time_machine.travel(datetime(2027, 1, 12, 12, tzinfo=LONDON), tick=False):
+            trainer_client.force_login(trainer)
+            response = trainer_client.post(
+                f"/admin/scheduling/session/{session.pk}/change/",
+                session_post(client_obj, trainer, notes="felt strong"),
+            )
+        assert response.status_code == 302
+        session.refresh_from_db()
+        assert session.notes == "felt strong"
