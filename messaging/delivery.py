@@ -20,6 +20,12 @@ in flight and every other one was never started. Recovery then
 
 This costs one write per message (the outcome), not two (a "started" mark
 before each provider call and the outcome after it).
+
+A provider call that fails is judged by its channel the same way: an error that
+surely came before the request reached the provider (connection refused, DNS, a
+connect timeout, 429/503) is retried with backoff; one after it was sent (a read
+timeout, a connection dropped before the answer, a gateway's 504) fails the message
+as "outcome unknown" at once, for staff to check and "retry now".
 """
 
 import logging
@@ -36,16 +42,16 @@ from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from clients.models import Category, Channel, ConsentChange
-from clients.services import client_sms_opt_out
+from clients.services import client_email_suppress, client_sms_opt_out
 from common.clock import studio_midnight, studio_today
 from messaging.channels import DeliveryError, get_channel
-from messaging.channels.sms import TWILIO_UNSUBSCRIBED
 from messaging.models import Message, MessageEvent
 
 logger = logging.getLogger(__name__)
 
 Status = Message.Status
 _ADVISORY_LOCK_MARKETING_EMAIL = 0x6D736731  # any constant shared by all workers
+OUTCOME_UNKNOWN = "outcome unknown: it may have been sent. Check with the client before using 'retry now'."
 
 
 # --- Claiming ----------------------------------------------------------------------
@@ -309,14 +315,14 @@ def retry_delay(attempts: int) -> timedelta:
 def _delivery_failed(message, state, exc: DeliveryError):
     now = timezone.now()
     error = str(exc)[:2000]
+    if exc.outcome_unknown:
+        # Retrying could text the client twice; staff decide, as after a crash.
+        _fail(message, state, f"{OUTCOME_UNKNOWN} {error}"[:2000], now=now)
+        return
     if exc.permanent or message.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
         _fail(message, state, error, now=now)
-        if message.channel == Channel.SMS and exc.code == str(TWILIO_UNSUBSCRIBED) and message.client_id:
-            client_sms_opt_out(
-                client=message.client,
-                source=ConsentChange.Source.PROVIDER,
-                detail="Twilio 21610: recipient sent STOP",
-            )
+        if exc.refused_recipient and message.client_id:
+            _stop_reaching(message, exc.refused_recipient)
         return
     retry_at = now + retry_delay(message.attempts)
     Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
@@ -331,6 +337,15 @@ def _delivery_failed(message, state, exc: DeliveryError):
     state.event(
         message, Status.QUEUED, f"attempt {message.attempts} failed, retry at {retry_at:%H:%M:%S}: {error}"
     )
+
+
+def _stop_reaching(message, reason):
+    """The provider refuses this recipient for good: record it on the client, as its
+    bounce or STOP webhook would, so nothing else is queued for them in vain."""
+    if message.channel == Channel.SMS:
+        client_sms_opt_out(client=message.client, source=ConsentChange.Source.PROVIDER, detail=reason)
+    elif message.channel == Channel.EMAIL:
+        client_email_suppress(client=message.client, reason=reason)
 
 
 def _marketing_cap_reason(message, now):
@@ -403,10 +418,7 @@ def recover_stuck(*, now=None) -> int:
     Message.objects.filter(pk__in=requeue, status=Status.SENDING).update(
         status=Status.QUEUED, claimed_at=None, next_attempt_at=now, updated_at=now
     )
-    error = (
-        "outcome unknown: the worker stopped while the provider was being called; "
-        "it may have been sent. Check with the client before using 'retry now'."
-    )
+    error = f"{OUTCOME_UNKNOWN} The worker stopped while the provider was being called."
     Message.objects.filter(pk__in=unknown, status=Status.SENDING).update(
         status=Status.FAILED, error=error, failed_at=now, attempts=F("attempts") + 1, updated_at=now
     )

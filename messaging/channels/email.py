@@ -2,19 +2,38 @@
 
 import smtplib
 
+import requests
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 
 from clients.models import Category
-from messaging.channels.base import BaseChannel, DeliveryError, SendResult
+from messaging.channels.base import (
+    GATEWAY_TIMEOUT,
+    RETRY_LATER_HTTP,
+    BaseChannel,
+    DeliveryError,
+    SendResult,
+    http_failure,
+)
 
-TRANSIENT_HTTP = {408, 425, 429}
+# anymail's per-recipient statuses. "rejected": the ESP refuses this address for good
+# (Postmark's inactive recipient, error 406; a suppression list); "invalid": malformed.
+REFUSED = "rejected"
+NOT_SENT = {"rejected", "invalid"}
 
 
-def _is_transient_status(status) -> bool:
-    return status is None or status in TRANSIENT_HTTP or status >= 500
+def _esp_error(exc: AnymailAPIError) -> DeliveryError:
+    status = getattr(exc, "status_code", None)
+    if status is None and isinstance(exc.__cause__, requests.RequestException):
+        # No response: anymail raised from requests' own error, which tells what
+        # happened on the wire.
+        return http_failure(exc.__cause__, provider="email provider")
+    if status == GATEWAY_TIMEOUT:
+        return DeliveryError(f"email provider error: {exc}", code=status, outcome_unknown=True)
+    transient = status is None or status in RETRY_LATER_HTTP or status >= 500
+    return DeliveryError(f"email provider error: {exc}", permanent=not transient, code=status or "")
 
 
 class EmailChannel(BaseChannel):
@@ -68,17 +87,30 @@ class EmailChannel(BaseChannel):
             email.attach(attachment["filename"], attachment["content"], attachment["content_type"])
         return email
 
+    def _refused(self, email, message) -> DeliveryError | None:
+        """The error for a recipient the ESP did not send to, from its per-recipient status."""
+        # One recipient per message: the statuses anymail reports are that address's.
+        statuses = getattr(getattr(email, "anymail_status", None), "status", None)
+        if not statuses or not statuses <= NOT_SENT:
+            return None
+        esp = getattr(self.connection, "esp_name", "the email provider")
+        if statuses == {REFUSED}:
+            return DeliveryError(
+                f"recipient rejected by {esp}: inactive or suppressed address",
+                refused_recipient=f"rejected by {esp} (inactive or suppressed recipient)",
+            )
+        return DeliveryError(f"recipient address refused by {esp} as invalid", permanent=True)
+
     def send(self, message) -> SendResult:
         email = self.build(message)
         try:
             email.send()
         except AnymailRecipientsRefused as exc:
-            raise DeliveryError(f"recipient rejected: {exc}", permanent=True) from exc
-        except AnymailAPIError as exc:
-            status = getattr(exc, "status_code", None)
-            raise DeliveryError(
-                f"email provider error: {exc}", permanent=not _is_transient_status(status), code=status or ""
+            raise self._refused(email, message) or DeliveryError(
+                f"recipient rejected: {exc}", permanent=True
             ) from exc
+        except AnymailAPIError as exc:
+            raise _esp_error(exc) from exc
         except AnymailError as exc:
             # Invalid address, unsupported feature, serialization: retrying cannot help.
             raise DeliveryError(f"email not accepted: {exc}", permanent=True) from exc
@@ -93,6 +125,10 @@ class EmailChannel(BaseChannel):
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"email connection error: {exc}") from exc
+        # With anymail's IGNORE_RECIPIENT_STATUS the send "succeeds" for a refused address.
+        refused = self._refused(email, message)
+        if refused is not None:
+            raise refused
         status = getattr(email, "anymail_status", None)
         provider_id = ""
         if status is not None and status.message_id is not None:

@@ -7,7 +7,14 @@ import requests
 from django.conf import settings
 from django.urls import reverse
 
-from messaging.channels.base import BaseChannel, DeliveryError, SendResult
+from messaging.channels.base import (
+    GATEWAY_TIMEOUT,
+    RETRY_LATER_HTTP,
+    BaseChannel,
+    DeliveryError,
+    SendResult,
+    http_failure,
+)
 from messaging.sms_text import normalize_sms_text, sms_info
 
 logger = logging.getLogger(__name__)
@@ -28,6 +35,21 @@ PERMANENT_TWILIO_CODES = {
 }
 TWILIO_UNSUBSCRIBED = 21610
 TRANSIENT_TWILIO_CODES = {20429, 20500, 20503}
+
+
+def twilio_error(exc) -> DeliveryError:
+    """Twilio answered with an error: what it means for this message."""
+    code = exc.code or 0
+    status = exc.status or 0
+    text = f"Twilio {exc.status} error {code}: {exc.msg}"
+    if code == TWILIO_UNSUBSCRIBED:
+        return DeliveryError(text, code=code, refused_recipient=f"Twilio {code}: recipient sent STOP")
+    if status == GATEWAY_TIMEOUT:
+        return DeliveryError(text, code=code or status, outcome_unknown=True)
+    permanent = code in PERMANENT_TWILIO_CODES or (
+        code not in TRANSIENT_TWILIO_CODES and 400 <= status < 500 and status not in RETRY_LATER_HTTP
+    )
+    return DeliveryError(text, permanent=permanent, code=code or status)
 
 
 def twilio_configured() -> bool:
@@ -90,13 +112,8 @@ class SmsChannel(BaseChannel):
         try:
             sent = self.client.messages.create(**params)
         except TwilioRestException as exc:
-            code = exc.code or 0
-            permanent = code in PERMANENT_TWILIO_CODES or (
-                code not in TRANSIENT_TWILIO_CODES and 400 <= (exc.status or 0) < 500 and exc.status != 429
-            )
-            raise DeliveryError(
-                f"Twilio {exc.status} error {code}: {exc.msg}", permanent=permanent, code=code or exc.status
-            ) from exc
+            raise twilio_error(exc) from exc
         except requests.RequestException as exc:
-            raise DeliveryError(f"Twilio connection error: {exc}") from exc
+            # Each attempt is a new Twilio message: only retry what never reached Twilio.
+            raise http_failure(exc, provider="Twilio") from exc
         return SendResult(provider_id=sent.sid or "", status="sent", from_address=settings.TWILIO_FROM_NUMBER)

@@ -1,15 +1,20 @@
-"""Fakes at the HTTP boundary only: Twilio's HTTP client and anymail's test email backend."""
+"""Fakes at the HTTP boundary only: Twilio's HTTP client, the ESP's HTTP API (or anymail's
+test email backend), and the errors requests raises on the wire."""
 
 import importlib
 import json
+import socket
 from dataclasses import dataclass, field
+from http.client import RemoteDisconnected
 
 import pytest
+import requests
 from django.core import mail
 from django.urls import clear_url_caches
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, ProtocolError
 
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "test-auth-token"
@@ -109,3 +114,127 @@ def _reload_urlconf():
 
     importlib.reload(fitcrm.urls)
     clear_url_caches()
+
+
+# --- Failures on the wire: the errors requests really raises ----------------------------
+
+
+def _post(url, timeout):
+    # Session.send, not Session.request: the ESP fake replaces the latter.
+    prepared = requests.Request("POST", url, data={"x": "1"}).prepare()
+    with requests.Session() as session:
+        session.send(prepared, timeout=timeout)
+
+
+def connection_refused() -> requests.RequestException:
+    """What requests raises when nothing listens: the request never left."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        _post(f"http://127.0.0.1:{port}/", timeout=5)
+    except requests.RequestException as exc:
+        return exc
+    raise AssertionError("a closed port accepted a connection")
+
+
+def read_timeout() -> requests.RequestException:
+    """What requests raises when the server took the request and never answered."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)  # the kernel completes the handshake; nobody ever reads
+        try:
+            _post(f"http://127.0.0.1:{server.getsockname()[1]}/", timeout=0.05)
+        except requests.RequestException as exc:
+            return exc
+    raise AssertionError("a silent server answered")
+
+
+def dns_failure() -> requests.RequestException:
+    # Built by hand, as requests builds it: a real lookup would depend on the resolver.
+    reason = NameResolutionError("api.twilio.com", None, socket.gaierror(-2, "Name or service not known"))
+    return requests.ConnectionError(MaxRetryError(None, "https://api.twilio.com/", reason))
+
+
+def connect_timeout() -> requests.RequestException:
+    reason = ConnectTimeoutError(None, "Connection to api.twilio.com timed out. (connect timeout=10)")
+    return requests.ConnectTimeout(MaxRetryError(None, "https://api.twilio.com/", reason))
+
+
+def connection_dropped() -> requests.RequestException:
+    """The server closed the connection after the request went out, before answering."""
+    return requests.ConnectionError(
+        ProtocolError(
+            "Connection aborted.", RemoteDisconnected("Remote end closed connection without response")
+        )
+    )
+
+
+# --- The ESP's HTTP API (Postmark through anymail's requests backend) --------------------
+
+
+def postmark_sent(to, message_id="0a129aee-e1cd-480d-b08d-4f48548ff48d"):
+    return {
+        "To": to,
+        "SubmittedAt": "2026-03-10T12:00:00Z",
+        "MessageID": message_id,
+        "ErrorCode": 0,
+        "Message": "OK",
+    }
+
+
+def postmark_inactive(to):
+    return {
+        "ErrorCode": 406,
+        "Message": (
+            "You tried to send to recipient(s) that have been marked as inactive.\n"
+            f"Found inactive addresses: {to}.\n"
+            "Inactive recipients are ones that have generated a hard bounce, a spam complaint, "
+            "or a manual suppression. "
+        ),
+    }
+
+
+@dataclass
+class FakeEspHttp:
+    """Stands in for Postmark's API on the wire: records each request, answers from a script."""
+
+    script: list = field(default_factory=list)
+    requests: list = field(default_factory=list)
+
+    def reply(self, status_code, body):
+        self.script.append((status_code, body))
+
+    def fail_with(self, exc):
+        self.script.append(exc)
+
+    def __call__(self, method, url, data=None, headers=None, timeout=None, **kwargs):
+        payload = json.loads(data) if data else {}
+        self.requests.append({"method": method, "url": url, "json": payload, "timeout": timeout})
+        if self.script:
+            step = self.script.pop(0)
+            if isinstance(step, BaseException):
+                raise step
+            status_code, body = step
+        else:
+            status_code, body = 200, postmark_sent(payload.get("To", ""), f"pm-{len(self.requests)}")
+        response = requests.Response()
+        response.status_code, response.reason, response.url = status_code, "", url
+        response._content = json.dumps(body).encode()
+        response.headers["Content-Type"] = "application/json"
+        response.encoding = "utf-8"
+        return response
+
+
+@pytest.fixture
+def esp_http(settings, monkeypatch):
+    """Email goes out through anymail's real Postmark backend; only the HTTP call is fake."""
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {**settings.ANYMAIL, "POSTMARK_SERVER_TOKEN": "test-server-token"}
+    fake = FakeEspHttp()
+
+    def request(self, method, url, **kwargs):
+        return fake(method, url, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", request)
+    return fake
