@@ -10,7 +10,7 @@ from clients.roles import is_manager
 from clients.selectors import visible_clients
 from common.timefmt import DATETIME, same_clock, staff_datetime
 from scheduling import services
-from scheduling.forms import SessionForm, WeeklySeriesForm
+from scheduling.forms import SeriesMoveForm, SessionForm, WeeklySeriesForm
 from scheduling.models import Session
 
 
@@ -36,7 +36,7 @@ class SessionAdmin(TrainerScopedAdmin):
     actions = ("mark_completed", "mark_no_show", "cancel_sessions")
     readonly_fields = (
         "clients_clock",
-        "series",
+        "series_overview",
         "confirmed_at",
         "cancelled_at",
         "cancelled_by",
@@ -47,6 +47,20 @@ class SessionAdmin(TrainerScopedAdmin):
     @admin.display(description="Starts", ordering="starts_at")
     def when(self, obj):
         return staff_datetime(obj.starts_at, obj.client.tzinfo)
+
+    @admin.display(description="Weekly series")
+    def series_overview(self, obj):
+        if obj is None or obj.series is None:
+            return "-"
+        starts = list(
+            Session.objects.filter(series=obj.series).order_by("starts_at").values_list("starts_at", "status")
+        )
+        position = sum(1 for at, _ in starts if at <= obj.starts_at)
+        ahead = sum(1 for at, status in starts if at >= obj.starts_at and status == Session.Status.SCHEDULED)
+        return (
+            f"Session {position} of {len(starts)}; {ahead} still scheduled from this one on. "
+            "Use “Move all following” or “Cancel this and all following” above to change them together."
+        )
 
     @admin.display(description="Client's time")
     def clients_clock(self, obj):
@@ -109,7 +123,17 @@ class SessionAdmin(TrainerScopedAdmin):
                 "book-series/",
                 self.admin_site.admin_view(self.book_series_view),
                 name="scheduling_session_book_series",
-            )
+            ),
+            path(
+                "<path:object_id>/series/cancel/",
+                self.admin_site.admin_view(self.series_cancel_view),
+                name="scheduling_session_series_cancel",
+            ),
+            path(
+                "<path:object_id>/series/move/",
+                self.admin_site.admin_view(self.series_move_view),
+                name="scheduling_session_series_move",
+            ),
         ]
         return custom + super().get_urls()
 
@@ -155,3 +179,73 @@ class SessionAdmin(TrainerScopedAdmin):
             "changelist_url": reverse("admin:scheduling_session_changelist"),
         }
         return TemplateResponse(request, "admin/scheduling/session/book_series.html", context)
+
+    # --- "This and all following" ---------------------------------------------------
+    def _series_session(self, request, object_id):
+        session = self.get_object(request, object_id)  # scoped: another trainer's is "not found"
+        if session is None or session.series is None or not self.has_change_permission(request, session):
+            return None
+        return session
+
+    def _series_page(self, request, session, *, title, form=None, result=None, following=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "original": session,
+            "client_tz": session.client.tzinfo,
+            "form": form,
+            "result": result,
+            "following": following,
+            "change_url": reverse("admin:scheduling_session_change", args=[session.pk]),
+            "changelist_url": reverse("admin:scheduling_session_changelist"),
+        }
+        return TemplateResponse(request, "admin/scheduling/session/series_change.html", context)
+
+    def _report(self, request, result, done: str):
+        what = "occurrence" if len(result.changed) == 1 else "occurrences"
+        level = messages.WARNING if result.failed else messages.SUCCESS
+        text = f"{len(result.changed)} {what} {done}"
+        if result.failed:
+            text += f"; {len(result.failed)} could not be and stay as they were (see below)"
+        self.message_user(request, text + ".", level)
+
+    def series_cancel_view(self, request, object_id):
+        session = self._series_session(request, object_id)
+        if session is None:
+            return redirect("admin:scheduling_session_changelist")
+        title = "Cancel this and all following sessions"
+        if request.method == "POST":
+            result = services.series_cancel_following(session=session)
+            self._report(request, result, "cancelled")
+            return self._series_page(request, session, title=title, result=result)
+        return self._series_page(
+            request, session, title=title, following=list(services.series_following(session))
+        )
+
+    def series_move_view(self, request, object_id):
+        session = self._series_session(request, object_id)
+        if session is None:
+            return redirect("admin:scheduling_session_changelist")
+        form = SeriesMoveForm(request.POST or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = services.series_move_following(
+                    session=session,
+                    new_time=form.cleaned_data["new_time"],
+                    weekday=form.cleaned_data["weekday"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            else:
+                self._report(request, result, "moved")
+        following = None if result else list(services.series_following(session))
+        return self._series_page(
+            request,
+            session,
+            title="Move this and all following sessions",
+            form=form,
+            result=result,
+            following=following,
+        )

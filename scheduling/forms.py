@@ -90,3 +90,32 @@ class WeeklySeriesForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["client"].queryset = clients
         self.fields["trainer"].queryset = trainers
+
+
+WEEKDAYS = [("", "Keep the day")] + [
+    (str(i), name)
+    for i, name in enumerate(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"])
+]
+
+
+class SeriesMoveForm(forms.Form):
+    new_time = forms.TimeField(
+        label="New time of day",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
+        help_text="On the trainer's clock. Leave empty to keep each session's time.",
+    )
+    weekday = forms.TypedChoiceField(
+        label="New weekday",
+        choices=WEEKDAYS,
+        required=False,
+        coerce=int,
+        empty_value=None,
+        help_text="Each session moves to this day of its own week.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("new_time") is None and cleaned.get("weekday") is None and not self.errors:
+            raise ValidationError("Choose a new time of day, a new weekday, or both.")
+        return cleaned

@@ -326,3 +326,92 @@ def session_confirm(*, session: Session) -> Session:
         session.confirmed_at = timezone.now()
         Session.objects.filter(pk=session.pk).update(confirmed_at=session.confirmed_at)
     return session
+
+
+# --- A weekly series as a whole ---------------------------------------------------
+
+
+@dataclass
+class SeriesChange:
+    """What a change to "this and all following" did, occurrence by occurrence.
+
+    Enough for whoever tells the client (one message per series, not per session):
+    the series id, and for each occurrence its old and new start.
+    """
+
+    series: object
+    action: str  # "cancel" or "move"
+    #: (session as it is now, its start before the change)
+    changed: list = field(default_factory=list)
+    #: (session, the start it was to have, [reasons]): left as it was
+    failed: list = field(default_factory=list)
+
+    @property
+    def dates(self) -> list[datetime]:
+        """The starts of the changed occurrences (new starts after a move)."""
+        return [session.starts_at for session, _ in self.changed]
+
+
+def series_following(session: Session):
+    """Scheduled occurrences of ``session``'s series from it on, in order (``session`` included)."""
+    if session.series is None:
+        raise ValidationError("This session is not part of a series.", code="no_series")
+    return (
+        Session.objects.filter(
+            series=session.series, status=Status.SCHEDULED, starts_at__gte=session.starts_at
+        )
+        .select_related("client", "trainer")
+        .order_by("starts_at")
+    )
+
+
+def series_cancel_following(*, session: Session, by: str = Session.CancelledBy.STAFF) -> SeriesChange:
+    """Cancel this occurrence and every later scheduled one of its series."""
+    result = SeriesChange(series=session.series, action="cancel")
+    for occurrence in series_following(session):
+        try:
+            session_cancel(session=occurrence, by=by)
+        except ValidationError as exc:
+            # Someone else changed it a moment ago (completed, cancelled): say so, go on.
+            result.failed.append((occurrence, occurrence.starts_at, exc.messages))
+        else:
+            result.changed.append((occurrence, occurrence.starts_at))
+    return result
+
+
+def moved_start(starts_at: datetime, tz, *, new_time=None, weekday: int | None = None) -> datetime:
+    """``starts_at`` at ``new_time`` of day and/or on ``weekday`` (0 = Monday) of the same week, on ``tz``'s clock."""
+    local = starts_at.astimezone(tz)
+    day = local.date()
+    if weekday is not None:
+        day += timedelta(days=weekday - local.weekday())
+    wall = datetime.combine(day, new_time if new_time is not None else local.time().replace(tzinfo=None))
+    return wall.replace(tzinfo=tz).astimezone(UTC)
+
+
+def series_move_following(*, session: Session, new_time=None, weekday: int | None = None) -> SeriesChange:
+    """Move this occurrence and every later scheduled one to a new time of day and/or weekday.
+
+    Times are the trainer's wall clock, as the series was booked. Each occurrence
+    is clash-checked and saved on its own: one that clashes (or would land in the
+    past) stays where it was and is listed in ``failed`` with the reason.
+    """
+    if new_time is None and weekday is None:
+        raise ValidationError("Choose a new time of day, a new weekday, or both.", code="nothing_to_move")
+    if weekday is not None and not 0 <= weekday <= 6:
+        raise ValidationError("The weekday is 0 (Monday) to 6 (Sunday).", code="weekday")
+    result = SeriesChange(series=session.series, action="move")
+    tz = staff_tz(session.trainer)
+    for occurrence in series_following(session):
+        before = occurrence.starts_at
+        wanted = moved_start(before, tz, new_time=new_time, weekday=weekday)
+        if wanted == before:
+            continue
+        try:
+            session_update(session=occurrence, starts_at=wanted)
+        except ValidationError as exc:
+            occurrence.starts_at = before
+            result.failed.append((occurrence, wanted, exc.messages))
+        else:
+            result.changed.append((occurrence, before))
+    return result
