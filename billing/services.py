@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from billing.models import Payment
 from common.clock import studio_today
+from common.transitions import locked_transition
 
 Status = Payment.Status
 
@@ -51,29 +52,9 @@ def payment_save(*, payment: Payment) -> Payment:
     return payment
 
 
-def _check(payment: Payment, new_status: str):
-    """Check the transition against the row as it is now, locked until the transaction ends.
-
-    Staff and the daily scan may act on one payment at once: the second waits
-    for the first and then sees its status, so a payment cancelled a moment
-    ago cannot still be marked paid.
-    """
-    if payment.pk:
-        payment.status = (
-            Payment.objects.select_for_update().values_list("status", flat=True).get(pk=payment.pk)
-        )
-    if new_status not in ALLOWED_TRANSITIONS[payment.status]:
-        current = payment.get_status_display().lower()
-        article = "An" if current[0] in "aeiou" else "A"
-        raise ValidationError(
-            f"{article} {current} payment cannot be marked {Status(new_status).label.lower()}.",
-            code="invalid_transition",
-        )
-
-
 @transaction.atomic
 def payment_mark_paid(*, payment: Payment, paid_at: datetime | None = None, method: str = "") -> Payment:
-    _check(payment, Status.PAID)
+    locked_transition(payment, Status.PAID, ALLOWED_TRANSITIONS)
     payment.status = Status.PAID
     payment.paid_at = paid_at or timezone.now()
     if method:
@@ -84,7 +65,7 @@ def payment_mark_paid(*, payment: Payment, paid_at: datetime | None = None, meth
 
 @transaction.atomic
 def payment_cancel(*, payment: Payment) -> Payment:
-    _check(payment, Status.CANCELLED)
+    locked_transition(payment, Status.CANCELLED, ALLOWED_TRANSITIONS)
     payment.status = Status.CANCELLED
     payment.save(update_fields=["status", "updated_at"])
     return payment
@@ -92,7 +73,7 @@ def payment_cancel(*, payment: Payment) -> Payment:
 
 @transaction.atomic
 def payment_mark_overdue(*, payment: Payment, at: datetime | None = None) -> Payment:
-    _check(payment, Status.OVERDUE)
+    locked_transition(payment, Status.OVERDUE, ALLOWED_TRANSITIONS)
     # Overdue means the due date has passed on the studio's calendar, as for the daily scan.
     if payment.due_date >= studio_today(at):
         raise ValidationError(

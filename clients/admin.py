@@ -16,53 +16,36 @@ from clients.models import Client, ConsentChange, StaffProfile, Tag
 from clients.resources import ClientResource
 from clients.roles import is_manager
 from clients.services import client_save
+from common.admin import ReadOnlyTabularInline
 from scheduling.models import Session
 
 
-class SessionInline(admin.TabularInline):
+class SessionInline(ReadOnlyTabularInline):
     model = Session
     fk_name = "client"
     fields = ("starts_at", "duration_minutes", "trainer", "location", "status")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
     ordering = ("-starts_at",)
     verbose_name_plural = "Sessions (book new ones from the Sessions page)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         # Each row shows str(session), which names the client.
         return super().get_queryset(request).select_related("trainer", "client")
 
 
-class PaymentInline(admin.TabularInline):
+class PaymentInline(ReadOnlyTabularInline):
     model = Payment
     fields = ("amount", "currency", "due_date", "status", "paid_at", "description")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("client")
 
 
-class ConsentChangeInline(admin.TabularInline):
+class ConsentChangeInline(ReadOnlyTabularInline):
     model = ConsentChange
     fields = ("created_at", "channel", "category", "granted", "source", "detail")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "Contact preference history"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Client)

@@ -4,22 +4,17 @@ from django.utils.html import format_html
 
 from clients.admin_scoping import TrainerScopedAdmin
 from clients.models import Channel
+from common.admin import ReadOnlyTabularInline
 from common.timefmt import staff_datetime
 from messaging.models import Message, MessageEvent
 from messaging.services import message_cancel, message_retry, send_message
 from messaging.sms_text import normalize_sms_text, sms_info
 
 
-class MessageEventInline(admin.TabularInline):
+class MessageEventInline(ReadOnlyTabularInline):
     model = MessageEvent
     fields = ("created_at", "status", "source", "detail")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "History"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 class ComposeForm(forms.ModelForm):

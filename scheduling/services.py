@@ -12,6 +12,7 @@ from django.utils import timezone
 from clients.models import Client
 from clients.timezones import staff_tz
 from common.timefmt import staff_datetime, staff_span
+from common.transitions import locked_transition
 from scheduling.models import MAX_DURATION_MINUTES, Session, new_series_id
 
 Status = Session.Status
@@ -272,27 +273,12 @@ ALLOWED_TRANSITIONS = {
 }
 
 
-def _check(session: Session, new_status: str):
-    """Check the transition against the row as it is now, locked until the transaction ends.
-
-    Of two people acting on one session at once, the second waits for the
-    first and then sees its change: a cancelled session stays cancelled.
-    """
-    session.status = Session.objects.select_for_update().values_list("status", flat=True).get(pk=session.pk)
-    if new_status not in ALLOWED_TRANSITIONS[session.status]:
-        raise ValidationError(
-            f"A {session.get_status_display().lower()} session cannot be marked "
-            f"{Status(new_status).label.lower()}.",
-            code="invalid_transition",
-        )
-
-
 HAPPENED = {Status.COMPLETED, Status.NO_SHOW}
 
 
 @transaction.atomic
 def _transition(session: Session, new_status: str, *, now: datetime | None = None, **extra) -> Session:
-    _check(session, new_status)
+    locked_transition(session, new_status, ALLOWED_TRANSITIONS)
     if new_status in HAPPENED and session.starts_at > (now or timezone.now()):
         raise ValidationError(
             f"This session has not started yet (it starts {staff_datetime(session.starts_at)}): "
