@@ -45,15 +45,18 @@ def client_set_preference(
     return client
 
 
+def _opt_out(client: Client, *, field: str, channel: str, source: str, detail: str) -> Client:
+    # The first opt-out's time stands; a repeat is recorded in the history only.
+    now = timezone.now()
+    Client.objects.filter(pk=client.pk, **{f"{field}__isnull": True}).update(**{field: now}, updated_at=now)
+    setattr(client, field, getattr(client, field) or now)
+    _record(client, channel=channel, granted=False, source=source, detail=detail)
+    return client
+
+
 @transaction.atomic
 def client_sms_opt_out(*, client: Client, source: str, detail: str = "") -> Client:
-    now = timezone.now()
-    Client.objects.filter(pk=client.pk, sms_opted_out_at__isnull=True).update(
-        sms_opted_out_at=now, updated_at=now
-    )
-    client.sms_opted_out_at = client.sms_opted_out_at or now
-    _record(client, channel=Channel.SMS, granted=False, source=source, detail=detail)
-    return client
+    return _opt_out(client, field="sms_opted_out_at", channel=Channel.SMS, source=source, detail=detail)
 
 
 @transaction.atomic
@@ -66,13 +69,9 @@ def client_sms_opt_in(*, client: Client, source: str, detail: str = "") -> Clien
 
 @transaction.atomic
 def client_email_unsubscribe(*, client: Client, source: str, detail: str = "") -> Client:
-    now = timezone.now()
-    Client.objects.filter(pk=client.pk, email_unsubscribed_at__isnull=True).update(
-        email_unsubscribed_at=now, updated_at=now
+    return _opt_out(
+        client, field="email_unsubscribed_at", channel=Channel.EMAIL, source=source, detail=detail
     )
-    client.email_unsubscribed_at = client.email_unsubscribed_at or now
-    _record(client, channel=Channel.EMAIL, granted=False, source=source, detail=detail)
-    return client
 
 
 @transaction.atomic

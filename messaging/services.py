@@ -229,34 +229,41 @@ def client_read_messages(*, client: Client, message_ids=None) -> int:
     return qs.update(status=Status.READ, read_at=now, updated_at=now)
 
 
-def message_retry(*, message: Message, user=None) -> bool:
-    """Staff asked to try a failed message again, now."""
+def _staff_moves(message: Message, *, only_from: str, to: str, detail: str, **updates) -> bool:
+    """Move ``message`` from ``only_from`` to ``to`` for staff, with a history row; a
+    message that has meanwhile left ``only_from`` is not touched."""
     now = timezone.now()
-    changed = Message.objects.filter(pk=message.pk, status=Status.FAILED).update(
-        status=Status.QUEUED, attempts=0, next_attempt_at=now, claimed_at=None, failed_at=None, updated_at=now
+    changed = Message.objects.filter(pk=message.pk, status=only_from).update(
+        status=to,
+        updated_at=now,
+        **updates,
     )
     if changed:
         MessageEvent.objects.create(
-            message=message,
-            status=Status.QUEUED,
-            source=MessageEvent.Source.STAFF,
-            detail=f"retry now by {user or 'staff'}",
+            message=message, status=to, source=MessageEvent.Source.STAFF, detail=detail
         )
-        kick_delivery_on_commit()
     return bool(changed)
+
+
+def message_retry(*, message: Message, user=None) -> bool:
+    """Staff asked to try a failed message again, now."""
+    changed = _staff_moves(
+        message,
+        only_from=Status.FAILED,
+        to=Status.QUEUED,
+        detail=f"retry now by {user or 'staff'}",
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        claimed_at=None,
+        failed_at=None,
+    )
+    if changed:
+        kick_delivery_on_commit()
+    return changed
 
 
 def message_cancel(*, message: Message, user=None) -> bool:
     """Staff cancelled a message that has not gone out yet."""
-    now = timezone.now()
-    changed = Message.objects.filter(pk=message.pk, status=Status.QUEUED).update(
-        status=Status.CANCELLED, updated_at=now
+    return _staff_moves(
+        message, only_from=Status.QUEUED, to=Status.CANCELLED, detail=f"cancelled by {user or 'staff'}"
     )
-    if changed:
-        MessageEvent.objects.create(
-            message=message,
-            status=Status.CANCELLED,
-            source=MessageEvent.Source.STAFF,
-            detail=f"cancelled by {user or 'staff'}",
-        )
-    return bool(changed)

@@ -22,20 +22,29 @@ MALFORMED_PAYLOAD = (ValueError, TypeError, KeyError, AttributeError, IndexError
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
-@csrf_exempt
-@require_POST
+def twilio_signed(view):
+    """A Twilio webhook: POST only, no CSRF token (Twilio has none), and a valid
+    ``X-Twilio-Signature`` or 403."""
+
+    @csrf_exempt
+    @require_POST
+    @functools.wraps(view)
+    def checked(request, *args, **kwargs):
+        if not webhooks.twilio_signature_ok(request):
+            return HttpResponseForbidden("bad signature")
+        return view(request, *args, **kwargs)
+
+    return checked
+
+
+@twilio_signed
 def twilio_status(request):
-    if not webhooks.twilio_signature_ok(request):
-        return HttpResponseForbidden("bad signature")
     webhooks.twilio_status_received(params=request.POST)
     return HttpResponse(status=204)
 
 
-@csrf_exempt
-@require_POST
+@twilio_signed
 def twilio_inbound(request):
-    if not webhooks.twilio_signature_ok(request):
-        return HttpResponseForbidden("bad signature")
     webhooks.twilio_inbound_received(params=request.POST)
     # Twilio answers STOP/START itself; we reply nothing.
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
