@@ -212,7 +212,9 @@ CANCELLATION_POLICY_TEXT = env.str(
 # --- Background work (django-q2) -------------------------------------------------
 Q_BROKER = env.str("Q_BROKER", default="orm")
 Q_CLUSTER = {
-    "name": "fitcrm",
+    # The Redis queue key and the task-signing salt: several sites sharing one Redis
+    # each need their own name; every web process and worker of one site the same.
+    "name": env.str("Q_NAME", default="fitcrm"),
     "workers": env.int("Q_WORKERS", default=2),
     # A task is killed after `timeout`; the broker re-offers it after `retry`. The order
     # MESSAGING_TASK_SECONDS < timeout < retry < MESSAGING_SENDING_TIMEOUT_SECONDS is a
