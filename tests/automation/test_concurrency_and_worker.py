@@ -20,7 +20,7 @@ from messaging.models import Message
 from scheduling.models import Session
 from tests.automation.conftest import utc
 from tests.factories import ClientFactory, TrainerFactory
-from tests.messaging.test_qcluster_integration import subprocess_database_url
+from tests.support.qcluster import subprocess_database_url
 
 ROOT = Path(settings.BASE_DIR)
 DUE = 1000

@@ -91,9 +91,15 @@ def test_two_clusters_drain_ten_thousand_messages_each_sent_exactly_once(start_c
 
 def test_a_cluster_killed_mid_drain_loses_and_doubles_nothing(start_cluster):
     by_marker = queue_sms(4_000)
-    # Recovery's timeout shortened from 10 minutes; a task stops taking messages
-    # after 2 s, so a live worker's batch is never that old.
-    fast_recovery = {"MESSAGING_SENDING_TIMEOUT_SECONDS": 8, "MESSAGING_TASK_SECONDS": 2}
+    # Recovery's timeout shortened from 10 minutes, the other timings below it in the
+    # order the system check demands: a live worker's batch is never that old.
+    fast_recovery = {
+        "MESSAGING_TASK_SECONDS": 2,
+        "TWILIO_HTTP_TIMEOUT": 1,
+        "Q_TIMEOUT_SECONDS": 4,
+        "Q_RETRY_SECONDS": 6,
+        "MESSAGING_SENDING_TIMEOUT_SECONDS": 8,
+    }
     host_a = start_cluster("host-a", **fast_recovery)
     host_b = start_cluster("host-b", **fast_recovery)
     host_a.wait_running()
