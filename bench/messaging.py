@@ -1,6 +1,7 @@
 """Delivery throughput of the outbox, on PostgreSQL.
 
     DATABASE_URL=postgres://... python -m bench messaging [--count 10000] [--naive-count N]
+        [--scaling-count 10000] [--scaling-workers 1,2,4] [--brokers orm,redis] [--scaling-only]
 
 Three ways to deliver the same queued email messages through a fake provider
 (Django's locmem email backend: the whole send path runs, nothing leaves the box):
@@ -11,6 +12,11 @@ Three ways to deliver the same queued email messages through a fake provider
   same ``qcluster``; each task claims and delivers its one message.
 * floor  — the same claim-and-mark done inline in this process, no queue at all.
 
+Scaling: the worker run again with 1, 2 and 4 worker processes, on the ORM broker
+and on Redis (``BENCH_REDIS_URL``, default ``redis://127.0.0.1:6379/12``, on a queue
+of its own), sending SMS through the log backend: each provider call is a line in
+the cluster's log, so duplicates (and anything lost) are counted, not assumed.
+
 Messages are created up front with a far-future ``next_attempt_at`` so nothing
 (not even the periodic schedule) touches them before the clock starts; the
 naive peer's tasks are enqueued in one transaction before its clock starts, so
@@ -18,11 +24,17 @@ its enqueueing cost is not counted against it.
 """
 
 import argparse
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
+from collections import Counter
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -126,7 +138,7 @@ def _wait_until_done(ids, timeout):
 
 
 class Cluster:
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, *, log_path=None, **env):
         env = {
             **os.environ,
             "DATABASE_URL": _database_url(),
@@ -135,15 +147,19 @@ class Cluster:
             "Q_WORKERS": str(workers),
             "Q_SYNC": "false",
             "LOG_LEVEL": "WARNING",
+            **env,
         }
+        log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        if log_path:
+            log.close()
 
     def wait_ready(self):
         from django_q.tasks import async_task, result
@@ -221,6 +237,117 @@ def run_floor(count):
     return count / (end - start), end - start
 
 
+# --- Scaling: 1, 2, 4 workers, ORM broker and Redis ----------------------------------------
+
+SMS_LOG_LINE = "SMS (log backend)"
+MARK = re.compile(r"\[m(\d+)\]")
+
+
+def _seed_sms(count: int, clients: int = 200) -> list[int]:
+    from django.contrib.auth import get_user_model
+
+    from clients.models import Client
+    from messaging.models import Message
+
+    trainer, _ = get_user_model().objects.get_or_create(username=BENCH_TRAINER, defaults={"is_staff": True})
+    people = Client.objects.bulk_create(
+        [
+            Client(trainer=trainer, first_name="Bench", last_name=str(i), phone=f"+4477001{i:05d}")
+            for i in range(clients)
+        ]
+    )
+    later = timezone.now() + timedelta(days=365)
+    rows = [
+        Message(
+            client=people[i % clients],
+            channel="sms",
+            body=f"[m{i}] Your session is tomorrow at 09:00. Reply if you need to move it.",
+            to_address=people[i % clients].phone,
+            next_attempt_at=later,
+        )
+        for i in range(count)
+    ]
+    return [m.pk for m in Message.objects.bulk_create(rows, batch_size=2000)]
+
+
+@contextmanager
+def _broker(name: str):
+    """This process's django-q2 on ``name`` (``orm`` or ``redis``); yields the cluster's env."""
+    from django_q.conf import Conf
+
+    if name == "orm":
+        yield {"Q_BROKER": "orm"}
+        return
+    import redis
+
+    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+    queue = f"fitcrm-bench-{uuid.uuid4().hex[:8]}"
+    redis.from_url(url).ping()
+    saved = {key: getattr(Conf, key) for key in ("REDIS", "ORM", "PREFIX", "CLUSTER_NAME")}
+    Conf.REDIS, Conf.ORM, Conf.PREFIX, Conf.CLUSTER_NAME = url, None, queue, queue
+    try:
+        yield {"Q_BROKER": url, "Q_NAME": queue}
+    finally:
+        for key, value in saved.items():
+            setattr(Conf, key, value)
+        conn = redis.from_url(url)
+        keys = list(conn.scan_iter(f"django_q:{queue}:*"))
+        if keys:
+            conn.delete(*keys)
+
+
+def _wait_running(log_path: Path, process, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log_path.exists() and re.search(r"Q Cluster .* running", log_path.read_text(errors="replace")):
+            return
+        if process.poll() is not None:
+            raise SystemExit(f"qcluster exited:\n{log_path.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.1)
+    raise SystemExit("qcluster did not start")
+
+
+def run_scaling(count, workers, broker) -> dict:
+    from messaging.services import kick_delivery
+
+    ids = _seed_sms(count)
+    with tempfile.TemporaryDirectory() as tmp, _broker(broker) as env:
+        log_path = Path(tmp) / "cluster.log"
+        cluster = Cluster(
+            workers,
+            log_path=log_path,
+            LOG_LEVEL="INFO",
+            TWILIO_ACCOUNT_SID="",
+            QUIET_HOURS_START="0",
+            QUIET_HOURS_END="0",
+            **env,
+        )
+        try:
+            _wait_running(log_path, cluster.process)
+            start = time.perf_counter()
+            _release(ids)
+            for _ in range(workers):
+                kick_delivery()  # one draining task per worker process
+            end = _wait_until_done(ids, timeout=600)
+        finally:
+            cluster.stop()
+        calls = Counter(
+            int(found.group(1))
+            for line in log_path.read_text(errors="replace").splitlines()
+            if SMS_LOG_LINE in line and (found := MARK.search(line))
+        )
+    return {
+        "broker": broker,
+        "workers": workers,
+        "messages": count,
+        "seconds": round(end - start, 2),
+        "msgs_per_s": round(count / (end - start), 1),
+        "provider_calls": sum(calls.values()),
+        "duplicates": sum(n - 1 for n in calls.values() if n > 1),
+        "never_sent": count - len(calls),
+    }
+
+
 def run(args) -> dict:
     parser = argparse.ArgumentParser(prog="bench messaging")
     parser.add_argument("--count", type=int, default=10_000, help="messages for the worker and the floor")
@@ -231,10 +358,35 @@ def run(args) -> dict:
         help="messages for the naive peer (~20/s: 10,000 take 8 min)",
     )
     parser.add_argument("--workers", type=int, default=int(os.environ.get("Q_WORKERS", 2)))
+    parser.add_argument("--scaling-count", type=int, default=10_000, help="messages per scaling run")
+    parser.add_argument("--scaling-workers", default="1,2,4", help="worker processes per scaling run")
+    parser.add_argument("--brokers", default="orm,redis", help="brokers for the scaling runs")
+    parser.add_argument("--scaling-only", action="store_true", help="skip the worker/floor/naive runs")
     opts = parser.parse_args(args)
     _database_url()
     assert connection.vendor == "postgresql"
     call_command("migrate", verbosity=0)
+
+    scaling = []
+    try:
+        for broker in opts.brokers.split(","):
+            for workers in [int(n) for n in opts.scaling_workers.split(",")]:
+                _cleanup()
+                scaling.append(run_scaling(opts.scaling_count, workers, broker))
+                print(json.dumps(scaling[-1]), flush=True)
+    finally:
+        _cleanup()
+    for row in scaling:
+        first = next(r for r in scaling if r["broker"] == row["broker"])
+        row["scaling_ratio"] = round(row["msgs_per_s"] / first["msgs_per_s"], 2)
+    scaling_result = {
+        "scaling": scaling,
+        "cpu_cores": os.cpu_count(),
+        "provider": "SMS log backend (full send path, one log line per provider call)",
+        "targets": {"duplicates": 0, "never_sent": 0},
+    }
+    if opts.scaling_only:
+        return scaling_result
 
     results = {}
     try:
@@ -266,4 +418,4 @@ def run(args) -> dict:
         "worker_vs_floor": round(worker_rate / floor_rate, 2),
         "targets": {"worker_vs_naive": ">= 25", "worker_vs_floor": ">= 0.5"},
     }
-    return results
+    return results | scaling_result
