@@ -16,30 +16,34 @@ endpoint or a kick. So each scheduled job is also safe to run twice at once;
 the last test runs all three twice on two clusters and counts the sends.
 """
 
-import threading
 import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
+import redis
 from django.utils import timezone
+from django_q import scheduler as q_scheduler
 from django_q.models import Schedule, Task
+from django_q.signing import SignedPackage
+from django_q.tasks import async_task
 
 from automation import schedules as automation_schedules
 from automation.models import AutomationLog, AutomationRule, TriggerEvent
 from campaigns import schedules as campaign_schedules
 from campaigns.models import Campaign, Segment
+from messaging import schedules as messaging_schedules
 from messaging.models import Message
 from tests.factories import ClientFactory, ManagerFactory, SessionFactory
-from tests.support.qcluster import QCluster, forget_redis_queue, marked, redis_queue, wait_until
+from tests.support.qcluster import REDIS_URL, QCluster, forget_redis_queue, marked, redis_queue, wait_until
+from tests.support.threads import run_in_threads
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-DELIVERY = "messaging: deliver due messages"
+DELIVERY = messaging_schedules.SCHEDULE_NAME
 SCHEDULES = {
-    DELIVERY: "messaging.tasks.deliver_pending",
+    DELIVERY: messaging_schedules.SCHEDULE_FUNC,
     automation_schedules.SCHEDULE_NAME: automation_schedules.SCAN_TASK,
     campaign_schedules.SCHEDULE_NAME: campaign_schedules.SCHEDULE_FUNC,
 }
@@ -54,28 +58,18 @@ def redis_env(monkeypatch):
 
 def due_schedules():
     """The three schedules as ``migrate`` makes them (a flushed test database has none), due now."""
-    for name, func in SCHEDULES.items():
-        Schedule.objects.update_or_create(
-            name=name,
-            defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": 1, "repeats": -1},
-        )
+    for app_schedules in (messaging_schedules, automation_schedules, campaign_schedules):
+        app_schedules.ensure_schedule()
     Schedule.objects.update(next_run=timezone.now() - timedelta(seconds=5))
 
 
 def queued_tasks(env) -> Counter:
     """Tasks waiting in the Redis queue, by schedule (django-q2 groups them by its name)."""
-    import redis
-    from django_q.signing import SignedPackage
-
-    from tests.support.qcluster import REDIS_URL
-
     raw = redis.from_url(REDIS_URL).lrange(f"django_q:{env['Q_NAME']}:q", 0, -1)
     return Counter(SignedPackage.loads(item)["group"] for item in raw)
 
 
 def test_two_schedulers_racing_create_one_task_per_schedule_and_period(redis_env, monkeypatch):
-    from django_q import scheduler as q_scheduler
-
     real_async_task = q_scheduler.async_task
 
     def async_task_then_linger(*args, **kwargs):
@@ -86,22 +80,9 @@ def test_two_schedulers_racing_create_one_task_per_schedule_and_period(redis_env
 
     monkeypatch.setattr(q_scheduler, "async_task", async_task_then_linger)
     periods = 3
-
-    def cluster_guard(barrier):
-        try:
-            barrier.wait(timeout=5)
-            q_scheduler.scheduler()
-        finally:
-            connection.close()
-
     for _ in range(periods):
         due_schedules()
-        barrier = threading.Barrier(2)
-        threads = [threading.Thread(target=cluster_guard, args=(barrier,)) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_in_threads(q_scheduler.scheduler, count=2)  # two clusters' guards at once
 
     assert queued_tasks(redis_env) == dict.fromkeys(SCHEDULES, periods)
     assert all(run > timezone.now() for run in Schedule.objects.values_list("next_run", flat=True))
@@ -130,8 +111,6 @@ def test_two_real_clusters_run_each_schedule_once_per_period(redis_env, tmp_path
 
 
 def test_every_scheduled_job_run_twice_at_once_on_two_clusters_sends_once(redis_env, tmp_path):
-    from django_q.tasks import async_task
-
     Schedule.objects.all().delete()  # only the doubled runs below
     manager = ManagerFactory()
     # Delivery: queued SMS. Automation: a 24 h reminder due now. Campaigns: one due now.
