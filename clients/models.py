@@ -1,5 +1,6 @@
 import secrets
 import zoneinfo
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import models
@@ -34,6 +35,40 @@ class Tag(models.Model):
 
     def __str__(self):
         return self.name
+
+
+@dataclass(frozen=True)
+class _ConsentRules:
+    address: str  # the field that must be filled in
+    no_address: str
+    stops: tuple  # (field, reason): set, nothing goes out on this channel
+    consent: dict  # is marketing -> (preference field, reason when it is off)
+
+
+# What may stop a message, per channel, in the order staff are told about it.
+_CONSENT_RULES = {
+    Channel.EMAIL: _ConsentRules(
+        address="email",
+        no_address="no email address",
+        stops=(
+            ("email_suppressed_at", "email address suppressed ({client.email_suppressed_reason_or_bounced})"),
+            ("email_unsubscribed_at", "unsubscribed from email"),
+        ),
+        consent={
+            True: ("email_marketing", "no consent to marketing email"),
+            False: ("email_reminders", "turned off email reminders"),
+        },
+    ),
+    Channel.SMS: _ConsentRules(
+        address="phone",
+        no_address="no mobile number",
+        stops=(("sms_opted_out_at", "opted out of SMS (STOP)"),),
+        consent={
+            True: ("sms_marketing", "no consent to marketing SMS"),
+            False: ("sms_reminders", "turned off SMS reminders"),
+        },
+    ),
+}
 
 
 class Client(TimeStampedModel):
@@ -109,38 +144,28 @@ class Client(TimeStampedModel):
     def clean(self):
         self.email = self.email.strip().lower()
 
+    @property
+    def email_suppressed_reason_or_bounced(self) -> str:
+        return self.email_suppressed_reason or "bounced"
+
     def can_receive(self, channel: str, category: str = Category.TRANSACTIONAL) -> bool:
         """May we send this client this kind of message on this channel now?"""
         return self.cannot_receive_reason(channel, category) is None
 
     def cannot_receive_reason(self, channel: str, category: str = Category.TRANSACTIONAL):
         """Why not, in words staff understand; ``None`` when sending is allowed."""
-        marketing = category == Category.MARKETING
-        if channel == Channel.EMAIL:
-            if not self.email:
-                return "no email address"
-            if self.email_suppressed_at:
-                return f"email address suppressed ({self.email_suppressed_reason or 'bounced'})"
-            if self.email_unsubscribed_at:
-                return "unsubscribed from email"
-            if marketing and not self.email_marketing:
-                return "no consent to marketing email"
-            if not marketing and not self.email_reminders:
-                return "turned off email reminders"
-            return None
-        if channel == Channel.SMS:
-            if not self.phone:
-                return "no mobile number"
-            if self.sms_opted_out_at:
-                return "opted out of SMS (STOP)"
-            if marketing and not self.sms_marketing:
-                return "no consent to marketing SMS"
-            if not marketing and not self.sms_reminders:
-                return "turned off SMS reminders"
-            return None
         if channel == Channel.IN_APP:
             return None
-        return f"unknown channel {channel!r}"
+        if channel not in _CONSENT_RULES:
+            return f"unknown channel {channel!r}"
+        rules = _CONSENT_RULES[channel]
+        if not getattr(self, rules.address):
+            return rules.no_address
+        for field, reason in rules.stops:
+            if getattr(self, field):
+                return reason.format(client=self)
+        consent, refusal = rules.consent[category == Category.MARKETING]
+        return None if getattr(self, consent) else refusal
 
 
 class StaffProfile(models.Model):

@@ -1,4 +1,3 @@
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -8,10 +7,6 @@ from clients.models import Channel
 
 UTC = ZoneInfo("UTC")
 LONDON = ZoneInfo("Europe/London")
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 @pytest.fixture

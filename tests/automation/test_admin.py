@@ -135,6 +135,19 @@ def test_send_a_test_to_me_emails_the_staff_user_through_the_worker(
     assert message.status == Message.Status.SENT
 
 
+def test_send_a_test_to_me_says_when_it_tested_only_the_first_ten(
+    manager_client, make_rule, q_sync, django_capture_on_commit_callbacks
+):
+    rules = [make_rule(TriggerEvent.BIRTHDAY, name=f"Rule {n}", body_template="Hi") for n in range(12)]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(
+            CHANGELIST, {"action": "send_test_to_me", "_selected_action": [r.pk for r in rules]}, follow=True
+        )
+    page = response.content.decode()
+    assert "Only the first 10 selected rules were tested" in page
+    assert len(mail.outbox) == 10
+
+
 def test_a_trainers_test_send_never_carries_another_trainers_client_or_a_live_link(
     trainer_client, trainer, other_trainer, make_rule, q_sync, django_capture_on_commit_callbacks
 ):

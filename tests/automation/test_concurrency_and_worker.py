@@ -18,8 +18,8 @@ from automation.models import AutomationLog, AutomationRule, ScanState, TriggerE
 from automation.scan import STATE_NAME
 from messaging.models import Message
 from scheduling.models import Session
-from tests.automation.conftest import utc
 from tests.factories import ClientFactory, TrainerFactory
+from tests.support.clock import utc
 from tests.support.qcluster import subprocess_database_url
 
 ROOT = Path(settings.BASE_DIR)

@@ -15,8 +15,8 @@ from billing.models import Payment
 from messaging.models import Message
 from scheduling import services as scheduling
 from scheduling.models import Session
-from tests.automation.conftest import utc
 from tests.factories import ClientFactory, PaymentFactory, SessionFactory, TrainerFactory
+from tests.support.clock import utc
 
 pytestmark = pytest.mark.django_db
 

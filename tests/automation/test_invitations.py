@@ -17,8 +17,8 @@ from messaging.services import deliver_due
 from scheduling import ics
 from scheduling import services as scheduling
 from scheduling.calendar.services import calendar_move
-from tests.automation.conftest import utc
 from tests.factories import ClientFactory
+from tests.support.clock import utc
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from automation.scan import scan
 from billing.models import Payment
 from messaging.models import Message
 from scheduling.models import Session
-from tests.automation.conftest import utc
 from tests.factories import ClientFactory, PaymentFactory, SessionFactory
+from tests.support.clock import utc
 
 pytestmark = pytest.mark.django_db
 

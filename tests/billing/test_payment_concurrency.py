@@ -3,7 +3,7 @@ import pytest
 from billing import services
 from billing.models import Payment
 from tests.factories import ClientFactory, PaymentFactory, TrainerFactory
-from tests.scheduling.races import race
+from tests.support.races import race
 
 
 @pytest.mark.postgres

@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from clients.models import Client
-from tests.clients.admin_forms import submit
 from tests.factories import ClientFactory
+from tests.support.admin_forms import submit
 
 pytestmark = pytest.mark.django_db
 ADD_URL = "/admin/clients/client/add/"

@@ -7,8 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from clients.models import Client, ConsentChange
-from tests.clients.admin_forms import form_data
 from tests.factories import ClientFactory, TagFactory
+from tests.support.admin_forms import form_data
 
 pytestmark = pytest.mark.django_db
 LIST = "/admin/clients/client/"

@@ -12,8 +12,8 @@ from django.utils import timezone
 from billing.models import Payment
 from clients.models import Client
 from scheduling.models import Session
-from tests.clients.admin_forms import submit
 from tests.factories import ClientFactory, PaymentFactory, SessionFactory, UserFactory
+from tests.support.admin_forms import submit
 
 pytestmark = pytest.mark.django_db
 

@@ -99,7 +99,7 @@ NASTY = ["abc", "Europe", "-1", "9" * 40, "\x00", "2027-02-30", "١٢"]
 @pytest.mark.parametrize("view", ["add", "change"])
 @pytest.mark.parametrize("model", MODELS)
 def test_nasty_values_in_any_form_field_are_form_errors(trainer_client, book, model, view):
-    from tests.clients.admin_forms import form_data
+    from tests.support.admin_forms import form_data
 
     if view == "add":
         url = f"/admin/{model}/add/"

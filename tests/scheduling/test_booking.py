@@ -68,7 +68,8 @@ class TestDoubleBooking:
             starts_at=at(2027, 1, 11, 9),
             status=status,
         )
-        book(trainer, ClientFactory(trainer=trainer), at(2027, 1, 11, 9))
+        session = book(trainer, ClientFactory(trainer=trainer), at(2027, 1, 11, 9))
+        assert session.pk and session.status == Session.Status.SCHEDULED
 
     def test_moving_a_session_does_not_clash_with_itself_but_with_others(self, trainer):
         client = ClientFactory(trainer=trainer)

@@ -10,7 +10,7 @@ from django.db import connection
 from scheduling import services
 from scheduling.models import Session
 from tests.factories import ClientFactory, SessionFactory, TrainerFactory
-from tests.scheduling.races import race
+from tests.support.races import race
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 
