@@ -52,7 +52,8 @@ class Message(TimeStampedModel):
     read_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
 
-    # What caused it.
+    # What caused it. ``rule`` is the one key to a higher layer (automation), kept so the
+    # per-rule statistics and filters read it in one join; see README, "Layout".
     rule = models.ForeignKey(
         "automation.AutomationRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
