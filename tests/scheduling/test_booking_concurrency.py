@@ -1,11 +1,12 @@
 import contextlib
 import threading
 import zoneinfo
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import timezone
 
 from scheduling import services
 from scheduling.models import Session
@@ -61,7 +62,11 @@ def test_two_simultaneous_bookings_of_one_trainer_slot_book_only_one(monkeypatch
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_session_cancelled_while_being_completed_ends_in_one_consistent_state(monkeypatch):
-    session = SessionFactory(client=ClientFactory(trainer=TrainerFactory(username="t2")))
+    # An hour ago: a session that has not started cannot be completed at all.
+    session = SessionFactory(
+        client=ClientFactory(trainer=TrainerFactory(username="t2")),
+        starts_at=timezone.now() - timedelta(hours=1),
+    )
     outcomes = race(
         monkeypatch,
         services,
