@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from campaigns import rendering
 from clients.models import Client, Tag
 from common.models import TimeStampedModel
 
@@ -161,9 +162,7 @@ class Campaign(TimeStampedModel):
         return self.name
 
     def clean(self):
-        from campaigns.rendering import validate
-
-        validate(subject=self.subject, body=self.body)
+        rendering.validate(subject=self.subject, body=self.body)
 
     @property
     def is_editable(self) -> bool:

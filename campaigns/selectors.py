@@ -3,10 +3,12 @@
 import datetime as dt
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from billing.models import Payment
+from campaigns import rendering
 from campaigns.models import MAX_SEGMENT_DAYS, Campaign, Segment
 from clients.models import Client
 from clients.selectors import scope_clients
@@ -207,10 +209,6 @@ class Preview:
 
 def campaign_preview(campaign: Campaign, *, client) -> Preview:
     """The campaign as ``client`` would receive it (a real client, when there is one)."""
-    from django.core.exceptions import ValidationError
-
-    from campaigns import rendering
-
     try:
         render = rendering.compile_campaign(subject=campaign.subject, body=campaign.body, sample_links=True)
         subject, body = render(client)

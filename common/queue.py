@@ -1,6 +1,7 @@
 """Putting a django-q2 task on the queue without costing the caller its database connection."""
 
 from django.db import transaction
+from django_q.tasks import async_task
 
 
 def enqueue(func: str, *args, **kwargs):
@@ -12,7 +13,5 @@ def enqueue(func: str, *args, **kwargs):
     (~10 ms a booking on the benchmark machine). Inside an atomic block the
     broker leaves the connection alone; the row commits when the block ends.
     """
-    from django_q.tasks import async_task
-
     with transaction.atomic():
         return async_task(func, *args, **kwargs)

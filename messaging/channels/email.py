@@ -17,6 +17,7 @@ from messaging.channels.base import (
     SendResult,
     http_failure,
 )
+from messaging.unsubscribe import unsubscribe_url
 
 # anymail's per-recipient statuses. "rejected": the ESP refuses this address for good
 # (Postmark's inactive recipient, error 406; a suppression list); "invalid": malformed.
@@ -56,8 +57,6 @@ class EmailChannel(BaseChannel):
         return client.email or ""
 
     def build(self, message) -> EmailMultiAlternatives:
-        from messaging.unsubscribe import unsubscribe_url
-
         context = {
             "message": message,
             "client": message.client,
