@@ -212,16 +212,15 @@ def session_book_weekly_series(
     # than report it as N "clashes".
     validate_start(first_starts_at)
     validate_start(first_starts_at + timedelta(weeks=occurrences))
-    _validate_fields(
-        Session(
-            trainer=trainer,
-            client=client,
-            starts_at=first_starts_at,
-            duration_minutes=duration_minutes,
-            location=location,
-            notes=notes,
-        )
-    )
+    # The same for every week.
+    details = {
+        "trainer": trainer,
+        "client": client,
+        "duration_minutes": duration_minutes,
+        "location": location,
+        "notes": notes,
+    }
+    _validate_fields(Session(starts_at=first_starts_at, **details))
     if not allow_past and first_starts_at < timezone.now():
         raise ValidationError(
             f"The first session, {staff_datetime(first_starts_at, client.tzinfo)}, is in the past. "
@@ -234,14 +233,7 @@ def session_book_weekly_series(
         starts_at = same_wall_clock(first_starts_at, tz, weeks=week)
         try:
             session = session_book(
-                trainer=trainer,
-                client=client,
-                starts_at=starts_at,
-                duration_minutes=duration_minutes,
-                location=location,
-                notes=notes,
-                series=result.series,
-                allow_past=allow_past,
+                starts_at=starts_at, series=result.series, allow_past=allow_past, **details
             )
         except ValidationError as exc:
             result.clashes.append((starts_at, exc.messages))
