@@ -69,10 +69,13 @@ INSTALLED_APPS = [
     "messaging",
     "automation",
     "campaigns",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from gunicorn, before sessions and the database are touched.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "common.middleware.StripNulFromQueryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -113,7 +116,23 @@ ASGI_APPLICATION = "fitcrm.asgi.application"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# Connections: persistent (CONN_MAX_AGE seconds) or psycopg's pool (DB_POOL, PostgreSQL);
+# the defaults and the measurements behind them are in docs/scaling.md.
+DB_POOL = strict_bool(env, "DB_POOL", default=False)
+if DB_POOL:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DB_POOL=true needs PostgreSQL (DATABASE_URL=postgres://...).")
+    # Django's pool and persistent connections exclude each other.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=4),
+        "timeout": env.int("DB_POOL_TIMEOUT", default=10),
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# A kept connection the server dropped (restart, failover) is replaced, not turned into a 500.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The ORM broker and the web server share the file: wait for locks
     # instead of failing with "database is locked".
@@ -143,7 +162,20 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# With DEBUG off, `collectstatic` writes compressed copies under content-hashed names that
+# WhiteNoise serves with a year's cache (see deploy/README.md); in development (and in the
+# test suite) files come straight from the apps, nothing to collect.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Development: WhiteNoise looks files up on each request (no collectstatic needed).
+WHITENOISE_AUTOREFRESH = DEBUG
 
 LOGIN_URL = "admin:login"
 
@@ -199,6 +231,16 @@ PAYMENT_DUE_LOCAL_HOUR = env.int("PAYMENT_DUE_LOCAL_HOUR", default=9)
 # catching up at most this many hours after an outage.
 AUTOMATION_FIRST_LOOKBACK_MINUTES = env.int("AUTOMATION_FIRST_LOOKBACK_MINUTES", default=15)
 AUTOMATION_MAX_CATCHUP_HOURS = env.int("AUTOMATION_MAX_CATCHUP_HOURS", default=48)
+
+# --- Health and retention ------------------------------------------------------------------
+# GET /healthz/ answers 503 when no delivery worker has checked in for this long, or when a
+# due message has waited this long (see fitcrm/health.py). A bearer HEALTH_TOKEN shows figures.
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+HEALTH_WORKER_MAX_AGE_MINUTES = env.int("HEALTH_WORKER_MAX_AGE_MINUTES", default=10)
+HEALTH_QUEUE_MAX_AGE_MINUTES = env.int("HEALTH_QUEUE_MAX_AGE_MINUTES", default=15)
+# prune_history (daily schedule) deletes finished messages, their events and automation logs
+# that can never fire again, once older than this many days; 0 keeps everything.
+MESSAGING_RETENTION_DAYS = env.int("MESSAGING_RETENTION_DAYS", default=730)
 
 # --- Portal ----------------------------------------------------------------------
 PORTAL_LINK_MAX_AGE_DAYS = env.int("PORTAL_LINK_MAX_AGE_DAYS", default=30)
@@ -260,6 +302,8 @@ if TRUST_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
     SECURE_SSL_REDIRECT = strict_bool(env, "SECURE_SSL_REDIRECT", default=True)
+    # Load balancers and local probes (systemd, nginx) often check over plain http.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = strict_bool(env, "SECURE_HSTS_PRELOAD", default=True)
@@ -267,11 +311,20 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     SECURE_REFERRER_POLICY = "same-origin"
 
+# --- Logs and error reporting ------------------------------------------------------------
+# LOG_FORMAT=json: one JSON object a line (for a log shipper), with the ids a delivery line
+# carries (message_id, rule_id, campaign_id...) as fields of their own.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "fitcrm.logformat.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django": {"level": "INFO", "propagate": True},
@@ -279,3 +332,16 @@ LOGGING = {
         "axes": {"level": "WARNING", "propagate": True},
     },
 }
+
+# Errors (500s, failed tasks, logged exceptions) go to Sentry when SENTRY_DSN is set; nothing
+# is sent otherwise. SENTRY_ENVIRONMENT and SENTRY_RELEASE are read by the SDK itself.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk  # only imported when configured: the SDK hooks into Django and logging
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        # Client names, emails and phone numbers stay out of error reports.
+        send_default_pii=False,
+    )

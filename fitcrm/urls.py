@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from messaging.urls import anymail_urlpatterns
 from messaging.views import unsubscribe
+from monitoring.views import healthz
 
 admin.site.site_header = "FitCRM"
 admin.site.site_title = "FitCRM"
@@ -19,4 +20,5 @@ urlpatterns = [
     path("messaging/", include("messaging.urls")),
     path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
     path("automation/", include("automation.urls")),
+    path("healthz/", healthz, name="healthz"),
 ]

@@ -133,3 +133,17 @@ class MessageEvent(models.Model):
 
     def __str__(self):
         return f"{self.status} ({self.get_source_display()})"
+
+
+class WorkerHeartbeat(models.Model):
+    """A delivery worker checks in here at the start of every run; ``/healthz/`` reads it.
+
+    One row per kind of work (``delivery``), whichever host or process wrote it last.
+    """
+
+    name = models.CharField(max_length=50, unique=True)
+    beat_at = models.DateTimeField()
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the last check-in.")
+
+    def __str__(self):
+        return f"{self.name}: {self.beat_at:%Y-%m-%d %H:%M:%S} ({self.worker})"

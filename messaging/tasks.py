@@ -6,6 +6,7 @@ import time
 from django.conf import settings
 
 from messaging import delivery
+from messaging.heartbeat import record_heartbeat
 from messaging.services import kick_delivery
 
 
@@ -16,6 +17,9 @@ def deliver_pending() -> int:
     kills a task mid-send; when time runs out with work left, another task is
     queued.
     """
+    # Checked in before the work, so a run that then fails still shows a live worker: a
+    # stuck queue is the oldest-due-message check's to report, not this one's.
+    record_heartbeat()
     deadline = time.monotonic() + settings.MESSAGING_TASK_SECONDS
     limit = settings.MESSAGING_BATCH_SIZE
     total = 0

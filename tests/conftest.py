@@ -4,6 +4,19 @@ from django.db import connection
 from tests.factories import ClientFactory, ManagerFactory, TrainerFactory
 
 
+def pytest_configure(config):
+    """Pages render without ``collectstatic``, even when the environment says DEBUG=false
+    (which picks the hashed, compressed storage): the gunicorn smoke test (deploy/smoke.sh)
+    covers that storage."""
+    from django.conf import settings
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_AUTOREFRESH = True
+
+
 def pytest_collection_modifyitems(config, items):
     """PostgreSQL-only tests skip loudly (with a reason in the summary) on SQLite."""
     from django.conf import settings
