@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-SUITES = ["messaging", "automation", "campaigns"]
+SUITES = ["messaging", "automation", "campaigns", "web"]
 
 
 def main(argv=None):

@@ -23,4 +23,6 @@ max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
 # The proxy's address is the only one allowed to set X-Forwarded-* (see deploy/nginx.conf).
-forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# Reload with `systemctl reload` (SIGHUP); no gunicornc control socket in $HOME.
+control_socket_disable = True
