@@ -80,6 +80,8 @@ echo "smoke: phase 1, defaults (SECURE_SSL_REDIRECT on)"
 start_gunicorn
 expect "plain http is redirected to https" "301 https://127.0.0.1:$PORT/admin/login/" \
   "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$BASE/admin/login/")"
+expect "a forged X-Forwarded-Proto is not believed (TRUST_X_FORWARDED_PROTO off)" "301" \
+  "$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-Proto: https' "$BASE/admin/login/")"
 expect "/healthz/ answers over http (no worker here: 503)" "503" \
   "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz/")"
 stop_gunicorn
