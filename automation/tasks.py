@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from automation import scan, services
+from automation import retention, scan, services
 
 
 def handle_event(event: str, pk: int, at: str | None = None) -> dict:
@@ -14,3 +14,9 @@ def run_scan() -> str:
     """The periodic schedule's and the trigger endpoint's unit of work."""
     result = scan.scan()
     return "\n".join(result.summary())
+
+
+def prune_history() -> str:
+    """The daily housekeeping schedule (``automation.schedules``)."""
+    result = retention.prune_history()
+    return ", ".join(f"{name}: {value}" for name, value in result.items())

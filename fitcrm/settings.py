@@ -162,7 +162,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or BASE_DIR / "staticfiles"
 # With DEBUG off, `collectstatic` writes compressed copies under content-hashed names that
 # WhiteNoise serves with a year's cache (see deploy/README.md); in development (and in the
 # test suite) files come straight from the apps, nothing to collect.
@@ -322,7 +322,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        "json": {"()": "fitcrm.logformat.JsonFormatter"},
+        "json": {"()": "common.logformat.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

@@ -219,6 +219,26 @@ def _deliver_claimed(messages, state, deadline) -> int:
     return handled
 
 
+def _log(message: Message, outcome: str, detail: str = "", *, level: int = logging.INFO):
+    """One line per delivery outcome, with the ids as fields (LOG_FORMAT=json) to filter on."""
+    logger.log(
+        level,
+        "message %s %s%s",
+        message.pk,
+        outcome,
+        f": {detail}" if detail else "",
+        extra={
+            "message_id": message.pk,
+            "outcome": outcome,
+            "channel": message.channel,
+            "client_id": message.client_id,
+            "rule_id": message.rule_id,
+            "campaign_id": message.campaign_id,
+            "attempts": message.attempts,
+        },
+    )
+
+
 def _deliver_one(message: Message, state: _Batch):
     now = timezone.now()
     client = message.client
@@ -241,11 +261,9 @@ def _deliver_one(message: Message, state: _Batch):
             Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
                 status=Status.QUEUED, next_attempt_at=resume, claimed_at=None, updated_at=now
             )
-            return state.event(
-                message,
-                Status.QUEUED,
-                f"quiet hours in {client.tzinfo.key}: deferred to {resume:%Y-%m-%d %H:%M} UTC",
-            )
+            detail = f"quiet hours in {client.tzinfo.key}: deferred to {resume:%Y-%m-%d %H:%M} UTC"
+            _log(message, "deferred", detail)
+            return state.event(message, Status.QUEUED, detail)
         cap = settings.SMS_MONTHLY_CAP
         if cap:
             if state.sms_sent_this_month is None:
@@ -263,7 +281,11 @@ def _deliver_one(message: Message, state: _Batch):
     except Exception as exc:
         # A bug or an unforeseen library error must not stall the batch behind it:
         # log it loudly and retry this one like a transient failure.
-        logger.exception("unexpected error sending message %s", message.pk)
+        logger.exception(
+            "unexpected error sending message %s",
+            message.pk,
+            extra={"message_id": message.pk, "rule_id": message.rule_id, "campaign_id": message.campaign_id},
+        )
         return _delivery_failed(message, state, DeliveryError(f"unexpected error: {exc!r}"))
 
     done = timezone.now()
@@ -283,6 +305,7 @@ def _deliver_one(message: Message, state: _Batch):
         Message.objects.filter(pk=message.pk).update(provider_id=result.provider_id, sent_at=done, **attempt)
     if message.channel == Channel.SMS and state.sms_sent_this_month is not None:
         state.sms_sent_this_month += 1
+    _log(message, result.status)
     # A plain success is already told by sent_at / delivered_at; the history
     # keeps the detours (retries, deferrals, suppressions, callbacks).
 
@@ -292,6 +315,7 @@ def _suppress(message, state, reason):
     Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
         status=Status.SUPPRESSED, error=reason, updated_at=now
     )
+    _log(message, Status.SUPPRESSED, reason)
     state.event(message, Status.SUPPRESSED, reason)
 
 
@@ -304,6 +328,7 @@ def _fail(message, state, error, *, now):
         to_address=message.to_address,
         updated_at=now,
     )
+    _log(message, Status.FAILED, error, level=logging.WARNING)
     state.event(message, Status.FAILED, error)
 
 
@@ -334,9 +359,9 @@ def _delivery_failed(message, state, exc: DeliveryError):
         to_address=message.to_address,
         updated_at=now,
     )
-    state.event(
-        message, Status.QUEUED, f"attempt {message.attempts} failed, retry at {retry_at:%H:%M:%S}: {error}"
-    )
+    detail = f"attempt {message.attempts} failed, retry at {retry_at:%H:%M:%S}: {error}"
+    _log(message, "retry", detail)
+    state.event(message, Status.QUEUED, detail)
 
 
 def _stop_reaching(message, reason):
@@ -436,6 +461,7 @@ def recover_stuck(*, now=None) -> int:
         len(requeue) + len(unknown),
         len(requeue),
         len(unknown),
+        extra={"requeued_message_ids": requeue, "outcome_unknown_message_ids": unknown},
     )
     return len(requeue) + len(unknown)
 

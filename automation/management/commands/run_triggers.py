@@ -1,9 +1,11 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from django.utils import timezone
 
+from automation.retention import pruned_before
 from automation.scan import scan
 from common.clock import studio_tz
 
@@ -20,6 +22,14 @@ def parse_now(value: str) -> datetime:
         raise CommandError(f"--now must be between the years 1970 and 2999, not {value!r}")
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=studio_tz())
+    pruned = pruned_before()
+    if pruned and moment < pruned + timedelta(hours=settings.AUTOMATION_MAX_CATCHUP_HOURS):
+        # prune_history deleted the once-only rows of spent occurrences before this point;
+        # replaying such a window would find them again and send them a second time.
+        raise CommandError(
+            f"--now must be after {pruned:%Y-%m-%d %H:%M} UTC plus the catch-up window: automation "
+            "history before then has been pruned, and replaying it could send messages again."
+        )
     return moment
 
 
