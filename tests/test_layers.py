@@ -1,6 +1,7 @@
 """The apps' import order, kept by a test (see README, *Layout*).
 
-common <- clients <- scheduling, billing <- messaging <- automation, campaigns <- fitcrm
+common <- clients <- scheduling, billing <- messaging <- automation, campaigns <- monitoring
+<- fitcrm
 
 A module may import from its own app and from the layers below it. Admin modules
 are the one exception: an app's admin may show inlines of the apps built on it.
@@ -22,7 +23,9 @@ LAYER = {
     "messaging": 3,
     "automation": 4,
     "campaigns": 4,
-    "fitcrm": 5,
+    # Health checks read every app below (messages, heartbeat, scan state).
+    "monitoring": 5,
+    "fitcrm": 6,
 }
 
 

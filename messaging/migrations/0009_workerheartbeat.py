@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0007_inbound_provider_id_unique'),
+        ('messaging', '0008_message_attachments'),
     ]
 
     operations = [
