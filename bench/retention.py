@@ -62,9 +62,10 @@ def _seed(rows: int, at):
     _sql(
         """
         INSERT INTO messaging_message (created_at, updated_at, client_id, channel, category, direction, subject,
-            body, status, error, provider_id, to_address, from_address, attempts, sent_at, delivered_at, rule_id)
+            body, status, error, provider_id, to_address, from_address, attempts, sent_at, delivered_at, rule_id,
+            attachments)
         SELECT %s, %s, %s, 'sms', 'transactional', 'out', '', %s, 'delivered', '', 'SM' || md5(g::text),
-            '+447700900123', '+447700900000', 1, %s, %s, %s
+            '+447700900123', '+447700900000', 1, %s, %s, %s, '[]'::jsonb
         FROM generate_series(1, %s) g
         """,
         [at, at, client.pk, body[:160], at, at, rule.pk, rows],

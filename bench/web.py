@@ -84,7 +84,7 @@ def _seed(clients: int) -> str:
     return session.session_key
 
 
-def _cleanup():
+def _cleanup(session_key: str = ""):
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.models import Session
 
@@ -92,7 +92,7 @@ def _cleanup():
 
     Client.objects.filter(trainer__username=f"{PREFIX}-trainer").delete()
     get_user_model().objects.filter(username__startswith=PREFIX).delete()
-    Session.objects.filter(expire_date__lt="2000-01-01").delete()
+    Session.objects.filter(session_key=session_key).delete()
 
 
 def _held_connections() -> int:
@@ -200,7 +200,7 @@ def run(args) -> dict:
                         )
                     held[option].append(_held_connections())
     finally:
-        _cleanup()
+        _cleanup(cookie)
     report = {}
     for (option, page), runs in samples.items():
         report.setdefault(option, {})[page] = {

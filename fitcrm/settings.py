@@ -130,7 +130,9 @@ if DB_POOL:
         "timeout": env.int("DB_POOL_TIMEOUT", default=10),
     }
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+    # Production keeps a connection per process (measured best, docs/scaling.md); the development
+    # server starts a thread per request, where a kept connection would only pile up.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0 if DEBUG else 60))
 # A kept connection the server dropped (restart, failover) is replaced, not turned into a 500.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
