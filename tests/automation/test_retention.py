@@ -15,8 +15,8 @@ from automation.retention import is_spent, prune_history
 from automation.scan import scan
 from automation.tasks import prune_history as prune_task
 from messaging.models import Message, MessageEvent
-from tests.automation.conftest import utc
 from tests.factories import ClientFactory, SessionFactory
+from tests.support.clock import utc
 
 pytestmark = pytest.mark.django_db
 
