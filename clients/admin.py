@@ -11,7 +11,7 @@ from import_export.formats import base_formats
 
 from billing.models import Payment
 from clients.admin_scoping import TrainerScopedAdmin, staff_users
-from clients.forms import ClientForm, StaffSettingsForm
+from clients.forms import ClientForm, ClientImportForm, StaffSettingsForm
 from clients.models import Client, ConsentChange, StaffProfile, Tag
 from clients.resources import ClientResource
 from clients.roles import is_manager
@@ -53,6 +53,7 @@ class ClientAdmin(ImportExportMixin, TrainerScopedAdmin):
     form = ClientForm
     # CSV in and out, scoped like the list: see clients/resources.py.
     resource_classes = [ClientResource]
+    import_form_class = ClientImportForm
     import_formats = [base_formats.CSV]
     export_formats = [base_formats.CSV]
     list_display = ("full_name", "email", "phone", "trainer", "status", "upcoming_sessions", "created_at")

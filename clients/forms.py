@@ -1,4 +1,10 @@
+import csv
+import io
+
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from import_export.forms import ImportForm
 
 from clients.models import Client, StaffProfile
 from clients.selectors import client_email_taken
@@ -78,3 +84,45 @@ class StaffSettingsForm(forms.ModelForm):
         fields = ("timezone",)
         labels = {"timezone": "My time zone"}
         widgets = {"timezone": DatalistTextInput(sorted(known_timezones()))}
+
+
+class ClientImportForm(ImportForm):
+    """The CSV upload, refused before any row is read when it is too large.
+
+    Both limits are settings (``CLIENT_IMPORT_MAX_BYTES``, ``CLIENT_IMPORT_MAX_ROWS``):
+    the preview and the import each hold a request and a database transaction for
+    as long as they run.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["import_file"].help_text = (
+            f"A CSV file of at most {settings.CLIENT_IMPORT_MAX_ROWS:,} rows and "
+            f"{filesizeformat(settings.CLIENT_IMPORT_MAX_BYTES)}."
+        )
+
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        max_bytes, max_rows = settings.CLIENT_IMPORT_MAX_BYTES, settings.CLIENT_IMPORT_MAX_ROWS
+        if upload.size > max_bytes:
+            raise forms.ValidationError(
+                f"This file is {filesizeformat(upload.size)}; the limit is {filesizeformat(max_bytes)}. "
+                "Split it into smaller files."
+            )
+        rows = csv_row_count(b"".join(upload.chunks()))
+        upload.seek(0)
+        if rows > max_rows:
+            raise forms.ValidationError(
+                f"This file has {rows:,} rows; the limit is {max_rows:,}. Split it into smaller files."
+            )
+        return upload
+
+
+def csv_row_count(data: bytes) -> int:
+    """Rows after the header, as the csv module reads them (a quoted line break is not a row)."""
+    text = data.decode("utf-8-sig", errors="replace")
+    try:
+        return max(sum(1 for row in csv.reader(io.StringIO(text, newline="")) if row) - 1, 0)
+    except csv.Error:
+        # Not a CSV file at all: the import itself says so.
+        return 0

@@ -110,13 +110,34 @@ def record_preference_changes(*, client: Client, changes, source: str, detail: s
         _record(client, channel=channel, category=category, granted=granted, source=source, detail=detail)
 
 
-def preference_changes(client: Client) -> list:
+def record_preference_changes_in_bulk(entries, *, source: str, detail: str = "") -> None:
+    """``record_preference_changes`` for many clients at once: ``entries`` is (client, changes) pairs."""
+    ConsentChange.objects.bulk_create(
+        [
+            ConsentChange(
+                client=client,
+                channel=channel,
+                category=category,
+                granted=granted,
+                source=source,
+                detail=detail[:200],
+            )
+            for client, changes in entries
+            for (channel, category), granted in changes
+        ]
+    )
+
+
+def preference_changes(client: Client, *, before: dict | None = None) -> list:
     """The contact preferences this save changes: every consent needs its "when and how".
 
-    A new client is compared with the defaults, an existing one with its stored row.
+    A new client is compared with the defaults, an existing one with its stored row
+    (or ``before``, its preferences as already loaded: field name -> value).
     """
     fields = list(PREFERENCE_FIELDS.values())
-    if client._state.adding:
+    if before is not None:
+        pass
+    elif client._state.adding:
         before = {name: Client._meta.get_field(name).get_default() for name in fields}
     else:
         before = Client.objects.filter(pk=client.pk).values(*fields).get()

@@ -244,6 +244,15 @@ HEALTH_QUEUE_MAX_AGE_MINUTES = env.int("HEALTH_QUEUE_MAX_AGE_MINUTES", default=1
 # that can never fire again, once older than this many days; 0 keeps everything.
 MESSAGING_RETENTION_DAYS = env.int("MESSAGING_RETENTION_DAYS", default=730)
 
+# --- Client import and export (CSV) ---------------------------------------------
+# Client CSV import (admin): a larger file is refused with a form error before any row
+# is read; the preview and the import each hold a request and a transaction while they run.
+CLIENT_IMPORT_MAX_BYTES = env.int("CLIENT_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
+CLIENT_IMPORT_MAX_ROWS = env.int("CLIENT_IMPORT_MAX_ROWS", default=20_000)
+# Exported cells that start with "=" lose it (django-import-export, every resource);
+# clients/resources.py also covers + - @ tab and CR, which the library misses.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+
 # --- Portal ----------------------------------------------------------------------
 PORTAL_LINK_MAX_AGE_DAYS = env.int("PORTAL_LINK_MAX_AGE_DAYS", default=30)
 CANCELLATION_NOTICE_HOURS = env.int("CANCELLATION_NOTICE_HOURS", default=24)
