@@ -43,6 +43,7 @@ from clients.admin_scoping import staff_users
 from clients.models import Client, ConsentChange, Tag
 from clients.roles import is_manager
 from clients.services import PREFERENCE_FIELDS, preference_changes, record_preference_changes_in_bulk
+from common.ids import parse_pk
 
 #: A cell starting with one of these is run as a formula by some spreadsheet: the
 #: OWASP list (= + - @ tab CR), line feed, and the full-width forms some read as well.
@@ -64,11 +65,6 @@ def unescape_formula(value):
     if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES):
         return value[1:]
     return value
-
-
-def _client_pk(raw) -> int | None:
-    raw = str(raw or "").strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
 
 
 def _email_key(value) -> str:
@@ -248,7 +244,7 @@ class ClientResource(resources.ModelResource):
         names = {name for value in column("tags") for name in tag_widget.names(value)}
         tag_widget.known = self._tags(names)
 
-        ids = {pk for pk in map(_client_pk, column("id")) if pk is not None}
+        ids = {pk for pk in map(parse_pk, column("id")) if pk is not None}
         self._load_clients(ids)
         emails = {_email_key(v) for v in column("email")} | {
             _email_key(c.email) for c in self._clients.values()
@@ -304,9 +300,10 @@ class ClientResource(resources.ModelResource):
     def get_instance(self, instance_loader, row):
         raw_id = str(row.get("id") or "").strip()
         if raw_id:
-            if not raw_id.isdigit():
+            pk = parse_pk(raw_id)
+            if pk is None:
                 raise ValidationError({"id": f"“{raw_id}” is not a client number."})
-            instance = self._clients.get(int(raw_id))
+            instance = self._clients.get(pk)
             if instance is None:
                 who = "the studio" if self.manager else "your clients"
                 raise ValidationError(
@@ -475,6 +472,9 @@ class ClientResource(resources.ModelResource):
         insert; every client in it exists (it was loaded by id in this transaction),
         so each row takes the update branch. ``created_at`` is left as stored.
         """
+        # A client named by two rows of the batch is one object, holding the last
+        # row's values; PostgreSQL refuses to upsert one id twice in one statement.
+        batch = list({c.pk: c for c in batch}.values())
         created = [c.created_at for c in batch]
         Client.objects.bulk_create(
             batch,

@@ -240,3 +240,25 @@ class TestRowChecksWithoutQueries:
             '<ins style="background:#e6ffe6;">lead</ins>',
             "<span>0</span>",
         )
+
+
+class TestCraftedIds:
+    @pytest.mark.parametrize(
+        "crafted",
+        [
+            lambda pk: "²",
+            lambda pk: "".join(chr(0x0660 + int(d)) for d in str(pk)),  # Arabic-Indic digits: int() reads them
+            lambda pk: "９" * 3,  # full-width digits
+            lambda pk: "9" * 25,
+            lambda pk: "0",
+        ],
+        ids=["superscript", "arabic-indic", "full-width", "huge", "zero"],
+    )
+    def test_an_id_that_is_not_plain_digits_is_a_clear_row_error(self, trainer_client, trainer, crafted):
+        client = ClientFactory(trainer=trainer, first_name="Kept")
+        raw = crafted(client.pk)
+        response = dry_run(trainer_client, f"{HEADER}\n{raw},Hijacked,,,,,,active,,,,0\n")
+        assert not response.context["result"].has_errors()
+        assert invalid_rows(response) == {1: {"id": [f"“{raw}” is not a client number."]}}
+        client.refresh_from_db()
+        assert client.first_name == "Kept"
