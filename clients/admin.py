@@ -1,10 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
@@ -128,6 +129,25 @@ class ClientAdmin(ImportExportMixin, TrainerScopedAdmin):
             return super().export_action(request)
         except IncorrectLookupParameters:
             return HttpResponseBadRequest("The list filters in the address are not valid.")
+
+    def process_dataset(self, dataset, form, request, **kwargs):
+        # The confirmation imports the stored file again, and the studio may have
+        # changed since the preview (a client added with the same email): a row that
+        # fails now stops the whole import, as it would have stopped the preview.
+        kwargs.setdefault("rollback_on_validation_errors", True)
+        return super().process_dataset(dataset, form, request, **kwargs)
+
+    def process_result(self, result, request):
+        if result.has_errors() or result.has_validation_errors():
+            # Rolled back; the library would still announce "Import finished".
+            messages.error(
+                request,
+                f"Nothing was imported: {len(result.invalid_rows) + len(result.row_errors())} row(s) "
+                f"no longer pass the checks{' and the import failed' if result.base_errors else ''}; "
+                "the clients may have changed since the preview. Upload the file again to see why.",
+            )
+            return HttpResponseRedirect(reverse("admin:clients_client_import"))
+        return super().process_result(result, request)
 
     def has_import_permission(self, request):
         return self.has_add_permission(request)

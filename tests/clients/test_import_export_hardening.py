@@ -247,7 +247,8 @@ class TestCraftedIds:
         "crafted",
         [
             lambda pk: "²",
-            lambda pk: "".join(chr(0x0660 + int(d)) for d in str(pk)),  # Arabic-Indic digits: int() reads them
+            # Arabic-Indic digits: int() reads them as the client's own id.
+            lambda pk: "".join(chr(0x0660 + int(d)) for d in str(pk)),
             lambda pk: "９" * 3,  # full-width digits
             lambda pk: "9" * 25,
             lambda pk: "0",
@@ -262,3 +263,20 @@ class TestCraftedIds:
         assert invalid_rows(response) == {1: {"id": [f"“{raw}” is not a client number."]}}
         client.refresh_from_db()
         assert client.first_name == "Kept"
+
+
+def test_a_row_that_fails_at_confirmation_stops_the_whole_import(trainer_client, trainer, other_trainer):
+    bo = ClientFactory(trainer=trainer, first_name="Bo")
+    response = dry_run(trainer_client, f"{HEADER}\n,Ada,,,,,,active,,,,0\n{bo.pk},Bob,,,,,,active,,,,0\n")
+    confirm = response.context["confirm_form"]
+    Client.objects.filter(pk=bo.pk).update(trainer=other_trainer)  # a manager moved Bo meanwhile
+
+    done = trainer_client.post(
+        LIST + "process_import/", {**confirm.initial, "format": "0", "resource": "0"}, follow=True
+    )
+
+    assert [str(m) for m in done.context["messages"]] == [
+        "Nothing was imported: 1 row(s) no longer pass the checks; the clients may have changed "
+        "since the preview. Upload the file again to see why."
+    ]
+    assert list(Client.objects.values_list("first_name", flat=True)) == ["Bo"]
