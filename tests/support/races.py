@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 
-def race(monkeypatch, module, actions, check_name="_check"):
+def race(monkeypatch, module, actions, check_name="locked_transition"):
     """``actions``: name -> callable. Returns name -> "done" or the refusal message."""
     barrier = threading.Barrier(len(actions))
     real_check = getattr(module, check_name)
