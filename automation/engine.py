@@ -105,6 +105,8 @@ class Occurrence:
     birthday: date | None = None
     #: Decided already (e.g. a late booking under the "skip" policy): log it as skipped.
     skip_reason: str = ""
+    #: When it falls due (set by the scan's finders; the forecast judges it at this moment).
+    due_at: datetime | None = None
 
 
 @dataclass
@@ -424,3 +426,37 @@ def _dry_run(batch, now) -> FireResult:
         reason = occ.skip_reason or _why_not(occ, targets, now)[3]
         result.add(occ.rule.pk, LogStatus.SKIPPED if reason else WOULD_SEND)
     return result
+
+
+@dataclass
+class Preview:
+    """One occurrence as the engine would judge it: ``reason`` is why it would be skipped."""
+
+    occurrence: Occurrence
+    client: object
+    session: object
+    payment: object
+    reason: str | None
+
+
+def preview_occurrences(occurrences, *, now: datetime) -> list[Preview]:
+    """The dry run of each occurrence not fired yet, one by one: the same re-check
+    ``_fire_batch`` makes, at the occurrence's ``due_at`` (when the scan will make it)
+    or ``now`` when that is later. Reads only (a log query, then one per kind of target).
+    """
+    occurrences = list({(o.rule.pk, o.key): o for o in occurrences}.values())
+    if not occurrences:
+        return []
+    fired = set(
+        AutomationLog.objects.filter(
+            rule_id__in={o.rule.pk for o in occurrences}, occurrence_key__in={o.key for o in occurrences}
+        ).values_list("rule_id", "occurrence_key")
+    )
+    todo = [o for o in occurrences if (o.rule.pk, o.key) not in fired]
+    targets = _load_targets(todo)
+    previews = []
+    for occ in todo:
+        at = max(occ.due_at or now, now)
+        client, session, payment, reason = _why_not(occ, targets, at)
+        previews.append(Preview(occ, client, session, payment, occ.skip_reason or reason))
+    return previews

@@ -82,7 +82,16 @@ class ScanResult:
 
 
 def window_start(now: datetime) -> datetime:
-    last = ScanState.objects.filter(name=STATE_NAME).values_list("scanned_until", flat=True).first()
+    return window_start_after(scanned_until().first(), now)
+
+
+def scanned_until():
+    """Where the last scan got to (a one-value queryset: usable as a subquery)."""
+    return ScanState.objects.filter(name=STATE_NAME).values_list("scanned_until", flat=True)
+
+
+def window_start_after(last: datetime | None, now: datetime) -> datetime:
+    """Where a scan at ``now`` starts, given where the last one got to (``None``: never)."""
     if last is None or last >= now:
         # First scan ever, or a --now scan behind the recorded state: look back a little.
         last = now - timedelta(minutes=settings.AUTOMATION_FIRST_LOOKBACK_MINUTES)
@@ -123,16 +132,21 @@ def _or(ranges, field_name) -> Q:
 # --- One finder per event ------------------------------------------------------------------
 
 
-def find_session_reminders(rules, start, now) -> list[Occurrence]:
+def find_session_reminders(rules, start, now, *, forecast: bool = False) -> list[Occurrence]:
     """``offset_hours`` before ``starts_at``, for sessions booked before that moment
-    (later bookings are the event handler's, under the rule's late-booking policy)."""
+    (later bookings are the event handler's, under the rule's late-booking policy).
+
+    A scan at ``now`` leaves out sessions that have started by ``now``. With
+    ``forecast`` (``now`` is then a moment ahead, see automation.forecast) each session
+    is judged as the scan at its own due moment will judge it: started by then or not.
+    """
     windows = {rule.pk: (_rule_start(rule, start), now) for rule in rules}
     offsets = {rule.pk: timedelta(hours=rule.offset_hours) for rule in rules}
     q = _or(
         ((lo + offsets[r.pk], hi + offsets[r.pk]) for r in rules for lo, hi in [windows[r.pk]]), "starts_at"
     )
     rows = (
-        Session.objects.filter(q, status=Session.Status.SCHEDULED, starts_at__gt=now)
+        Session.objects.filter(q, status=Session.Status.SCHEDULED, starts_at__gt=start if forecast else now)
         .order_by()
         .values_list("pk", "client_id", "starts_at", "created_at", "client__trainer_id")
     )
@@ -141,7 +155,12 @@ def find_session_reminders(rules, start, now) -> list[Occurrence]:
         for rule in rules:
             lo, hi = windows[rule.pk]
             due = starts_at - offsets[rule.pk]
-            if lo < due <= hi and created_at <= due and rule.trainer_id in (None, trainer_id):
+            if (
+                lo < due <= hi
+                and created_at <= due
+                and rule.trainer_id in (None, trainer_id)
+                and starts_at > (due if forecast else now)
+            ):
                 found.append(
                     Occurrence(
                         rule=rule,
@@ -149,6 +168,7 @@ def find_session_reminders(rules, start, now) -> list[Occurrence]:
                         client_id=client_id,
                         session_id=pk,
                         expect_start=starts_at,
+                        due_at=due,
                     )
                 )
     return found
@@ -198,6 +218,7 @@ def find_payment_due_reminders(rules, start, now) -> list[Occurrence]:
                         payment_id=pk,
                         expect_status=Payment.Status.PENDING,
                         expect_due=due_date,
+                        due_at=remind_at,
                     )
                 )
     return found
@@ -226,6 +247,7 @@ def find_overdue_notices(rules, start, now) -> list[Occurrence]:
                         client_id=client_id,
                         payment_id=pk,
                         expect_status=Payment.Status.OVERDUE,
+                        due_at=overdue_at + offsets[rule.pk],
                     )
                 )
     return found
@@ -297,7 +319,11 @@ def find_birthdays(rules, start, now) -> list[Occurrence]:
                 if _rule_start(rule, start) < moment and rule.trainer_id in (None, trainer_id):
                     found.append(
                         Occurrence(
-                            rule=rule, key=engine.birthday_key(pk, day.year), client_id=pk, birthday=day
+                            rule=rule,
+                            key=engine.birthday_key(pk, day.year),
+                            client_id=pk,
+                            birthday=day,
+                            due_at=moment,
                         )
                     )
     return found

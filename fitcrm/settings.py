@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "automation",
     "campaigns",
     "monitoring",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from dashboard import views as dashboard_views
 from messaging.urls import anymail_urlpatterns
 from messaging.views import unsubscribe
 from monitoring.views import healthz
@@ -10,6 +11,9 @@ admin.site.site_title = "FitCRM"
 admin.site.index_title = "Studio back office"
 
 urlpatterns = [
+    # The dashboard is the admin's home page; the app list lives on in its side column.
+    path("admin/", admin.site.admin_view(dashboard_views.index), name="dashboard"),
+    path("dashboard/", include("dashboard.urls")),
     path("admin/", admin.site.urls),
     # Only the configured ESP's webhooks (derived from EMAIL_BACKEND).
     path("anymail/", include(anymail_urlpatterns())),

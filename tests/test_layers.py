@@ -1,7 +1,7 @@
 """The apps' import order, kept by a test (see README, *Layout*).
 
-common <- clients <- scheduling, billing <- messaging <- automation, campaigns <- monitoring
-<- fitcrm
+common <- clients <- scheduling, billing <- messaging <- automation, campaigns <- monitoring,
+dashboard <- fitcrm
 
 A module may import from its own app and from the layers below it. Admin modules
 are the one exception: an app's admin may show inlines of the apps built on it.
@@ -25,6 +25,8 @@ LAYER = {
     "campaigns": 4,
     # Health checks read every app below (messages, heartbeat, scan state).
     "monitoring": 5,
+    # The home page reads every app below (sessions, money, inbox, delivery, the forecast).
+    "dashboard": 5,
     "fitcrm": 6,
 }
 

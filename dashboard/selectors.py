@@ -1,0 +1,451 @@
+"""The reads behind the dashboard: one bounded set of queries, whatever the data size.
+
+Every panel is an aggregate in the database (``GROUP BY`` on indexed columns) or
+a short, limited list; nothing loops over rows in Python except those short lists
+and the forecast's occurrences for the next 24 hours.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateTimeField,
+    DecimalField,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
+from django.utils import timezone
+from django_q.models import Success
+
+from automation import forecast
+from billing.models import Payment
+from clients.models import Channel, Client
+from clients.roles import is_manager
+from clients.selectors import visible_clients
+from common.clock import studio_midnight, studio_today, studio_tz
+from messaging.inbox.selectors import conversations
+from messaging.models import Message
+from scheduling.models import Session
+
+#: The task the delivery worker runs (messaging.tasks); its last success says the worker is alive.
+DELIVERY_TASK = "messaging.tasks.deliver_pending"
+WORKER_SILENT_AFTER = timedelta(minutes=10)
+QUEUE_STUCK_AFTER = timedelta(minutes=15)
+SESSION_ROWS = 60
+OVERDUE_ROWS = 5
+CONVERSATION_ROWS = 5
+FORECAST_ROWS = 50
+WEEKS = 12
+MONTHS = 12
+
+
+# --- Scope ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose book the page shows: a trainer's own, or (managers) the studio or one trainer's.
+
+    The same rule as ``clients.selectors.scope_clients``: a trainer's book is the
+    clients whose ``trainer`` she is.
+    """
+
+    user: object
+    trainer_id: int | None  # None: the whole studio
+
+    @classmethod
+    def for_request(cls, user, picked_trainer_id: int | None) -> "Scope":
+        if not is_manager(user):
+            return cls(user, user.pk)
+        return cls(user, picked_trainer_id)
+
+    def clients(self):
+        clients = visible_clients(self.user)
+        return clients if self.trainer_id is None else clients.filter(trainer_id=self.trainer_id)
+
+    def narrow(self, queryset, client_path: str = "client"):
+        """A queryset of rows that belong to a client, narrowed to the book."""
+        if self.trainer_id is None:
+            return queryset
+        return queryset.filter(**{f"{client_path}__trainer_id": self.trainer_id})
+
+
+def trainers():
+    """Staff who train at least one client (the manager's picker)."""
+    from django.contrib.auth import get_user_model  # the user model is the project's choice
+
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True, clients__isnull=False)
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+# --- Today and tomorrow ---------------------------------------------------------------------
+
+
+def sessions_today_and_tomorrow(scope: Scope, *, now: datetime) -> tuple[date, list[Session]]:
+    """Sessions of the viewer's today and tomorrow (the viewer's zone), in time order."""
+    tz = timezone.get_current_timezone()
+    today = now.astimezone(tz).date()
+    start = datetime.combine(today, datetime.min.time(), tzinfo=tz)
+    end = datetime.combine(today + timedelta(days=2), datetime.min.time(), tzinfo=tz)
+    sessions = (
+        scope.narrow(Session.objects.filter(starts_at__gte=start, starts_at__lt=end))
+        .select_related("client", "trainer")
+        .order_by("starts_at", "pk")[: SESSION_ROWS + 1]
+    )
+    sessions = list(sessions)
+    for session in sessions:
+        session.day = session.starts_at.astimezone(tz).date()
+    return today, sessions
+
+
+# --- The page's time series and totals, in one statement ----------------------------------
+
+
+def month_starts(today: date, n: int) -> list[date]:
+    months = []
+    year, month = today.year, today.month
+    for _ in range(n):
+        months.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months[::-1]
+
+
+def week_starts(today: date, n: int) -> list[date]:
+    monday = today - timedelta(days=today.weekday())
+    return [monday - timedelta(weeks=i) for i in range(n - 1, -1, -1)]
+
+
+def _overdue_q(today: date) -> Q:
+    # A pending payment past its due date is overdue already, whether or not the
+    # scan has turned it yet (as campaigns' segments count it).
+    return Q(status=Payment.Status.OVERDUE) | Q(status=Payment.Status.PENDING, due_date__lt=today)
+
+
+OUTCOMES = (
+    ("completed", "Completed"),
+    ("no_show", "No-show"),
+    ("late_cancelled", "Late-cancelled"),
+    ("cancelled", "Cancelled"),
+)
+
+
+def _series(queryset, *, series, bucket, total=None):
+    """One part of the union: (part, bucket, n, total) rows, grouped by part and bucket
+    (or one row per part when ``bucket`` is itself an aggregate)."""
+    total = total if total is not None else Sum(Value(0), output_field=DecimalField())
+    if getattr(bucket, "contains_aggregate", False):
+        grouped = queryset.annotate(part=series).order_by().values("part")
+        return grouped.annotate(bucket=bucket, n=Count("pk"), total=total)
+    grouped = queryset.annotate(part=series, bucket=bucket).order_by().values("part", "bucket")
+    return grouped.annotate(n=Count("pk"), total=total)
+
+
+def _day(moment) -> date | None:
+    return moment.astimezone(studio_tz()).date() if isinstance(moment, datetime) else moment
+
+
+@dataclass
+class Figures:
+    """Everything on the page that is a sum or a count over time, from one query."""
+
+    currency: str
+    months: list
+    weeks: list
+    due_soon_total: Decimal = Decimal(0)
+    due_soon_count: int = 0
+    collected: dict = field(default_factory=dict)  # first of month -> Decimal
+    sessions: dict = field(default_factory=dict)  # week -> {outcome: n}
+    clients: dict = field(default_factory=dict)  # month -> {"new": n, "lost": n}
+    worker_seen_at: datetime | None = None
+    oldest_due_at: datetime | None = None
+
+    @property
+    def this_month(self) -> Decimal:
+        return self.collected[self.months[-1]]
+
+    @property
+    def last_month(self) -> Decimal:
+        return self.collected[self.months[-2]]
+
+
+def figures(scope: Scope, *, now: datetime) -> Figures:
+    """Due in the next 7 days, collected per month, sessions per week by outcome, new
+    and lost clients per month (the studio's calendar), and the two facts behind the
+    delivery banner: each a ``GROUP BY`` of its own, sent as one ``UNION ALL``.
+
+    A cancellation is late when it came less than ``CANCELLATION_NOTICE_HOURS``
+    before the start. A client is "lost" in the month the record was last changed
+    while inactive: marking a client inactive is how the studio says it lost them.
+    """
+    tz = studio_tz()
+    today = studio_today(now)
+    months, weeks = month_starts(today, MONTHS), week_starts(today, WEEKS)
+    since_month, since_week = studio_midnight(months[0]), studio_midnight(weeks[0])
+    until_week = studio_midnight(weeks[-1] + timedelta(days=7))
+    result = Figures(
+        currency=settings.CURRENCY,
+        months=months,
+        weeks=weeks,
+        collected=dict.fromkeys(months, Decimal(0)),
+        sessions={week: dict.fromkeys((key for key, _ in OUTCOMES), 0) for week in weeks},
+        clients={month: {"new": 0, "lost": 0} for month in months},
+    )
+    due_soon = Q(status=Payment.Status.PENDING, due_date__gte=today, due_date__lte=today + timedelta(days=7))
+    paid = Q(status=Payment.Status.PAID, paid_at__gte=since_month)
+    payments = _series(
+        scope.narrow(Payment.objects.filter(due_soon | paid)),
+        series=Case(When(paid, then=Value("paid")), default=Value("due"), output_field=CharField()),
+        bucket=Case(When(paid, then=TruncMonth("paid_at", tzinfo=tz)), output_field=DateTimeField()),
+        total=Sum("amount"),
+    )
+    notice = timedelta(hours=settings.CANCELLATION_NOTICE_HOURS)
+    cancelled = Session.Status.CANCELLED
+    sessions = _series(
+        scope.narrow(
+            Session.objects.filter(
+                starts_at__gte=since_week,
+                starts_at__lt=until_week,
+                status__in=(Session.Status.COMPLETED, Session.Status.NO_SHOW, cancelled),
+            )
+        ),
+        series=Case(
+            When(status=cancelled, cancelled_at__gt=F("starts_at") - notice, then=Value("late_cancelled")),
+            default=F("status"),
+            output_field=CharField(),
+        ),
+        bucket=TruncWeek("starts_at", tzinfo=tz),
+    )
+    clients = scope.clients()
+    new = _series(
+        clients.filter(created_at__gte=since_month),
+        series=Value("new", output_field=CharField()),
+        bucket=TruncMonth("created_at", tzinfo=tz),
+    )
+    lost = _series(
+        clients.filter(status=Client.Status.INACTIVE, updated_at__gte=since_month),
+        series=Value("lost", output_field=CharField()),
+        bucket=TruncMonth("updated_at", tzinfo=tz),
+    )
+    # The banner's two facts are the studio's, whoever looks: one worker pool, one queue.
+    worker = _series(
+        Success.objects.filter(func=DELIVERY_TASK),
+        series=Value("worker", output_field=CharField()),
+        bucket=Max("stopped"),
+    )
+    queue = _series(
+        Message.objects.filter(status=Message.Status.QUEUED).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        ),
+        series=Value("queue", output_field=CharField()),
+        bucket=Min(Coalesce("next_attempt_at", "created_at")),
+    )
+    for row in payments.union(sessions, new, lost, worker, queue, all=True):
+        series, bucket, n, total = row["part"], _day(row["bucket"]), row["n"], row["total"]
+        if series == "due":
+            result.due_soon_total, result.due_soon_count = total, n
+        elif series == "paid":
+            if bucket in result.collected:
+                result.collected[bucket] += total
+        elif series in ("new", "lost"):
+            if bucket in result.clients:
+                result.clients[bucket][series] += n
+        elif series == "worker":
+            result.worker_seen_at = row["bucket"]
+        elif series == "queue":
+            result.oldest_due_at = row["bucket"]
+        elif bucket in result.sessions:
+            result.sessions[bucket][series] += n
+    return result
+
+
+# --- Money ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Overdue:
+    total: Decimal
+    count: int
+    oldest: list
+
+
+def overdue(scope: Scope, *, now: datetime) -> Overdue:
+    """The overdue total and count, with the oldest few payments (one query)."""
+    today = studio_today(now)
+    rows = list(
+        scope.narrow(Payment.objects.filter(_overdue_q(today)))
+        .annotate(all_total=Window(Sum("amount")), all_count=Window(Count("pk")))
+        .select_related("client")
+        .order_by("due_date", "pk")[:OVERDUE_ROWS]
+    )
+    for payment in rows:
+        payment.days_overdue = (today - payment.due_date).days
+    if not rows:
+        return Overdue(Decimal(0), 0, [])
+    return Overdue(rows[0].all_total, rows[0].all_count, rows)
+
+
+# --- Inbox ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Inbox:
+    unread: int
+    needs_reply: int
+    latest: list
+
+
+def inbox(scope: Scope) -> Inbox:
+    """Unread and needs-reply counts with the latest conversations, in one query: the
+    counts are window sums over every conversation, read off the first row."""
+    latest = Message.objects.filter(client=OuterRef("pk")).order_by("-created_at", "-pk")
+    rows = list(
+        conversations(user=scope.user, trainer_id=scope.trainer_id).annotate(
+            last_body=Subquery(latest.values("body")[:1]),
+            all_unread=Window(Sum("unread_count")),
+            all_needs_reply=Window(
+                Sum(Case(When(last_direction=Message.Direction.INBOUND, then=1), default=0))
+            ),
+        )[:CONVERSATION_ROWS]
+    )
+    if not rows:
+        return Inbox(0, 0, [])
+    return Inbox(unread=rows[0].all_unread, needs_reply=rows[0].all_needs_reply, latest=rows)
+
+
+# --- Delivery health and the delivery-rate chart (one query) ---------------------------------
+
+REACHED = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ)
+NOT_REACHED = (Message.Status.FAILED, Message.Status.SUPPRESSED)
+
+
+@dataclass
+class Reason:
+    kind: str  # failed, suppressed, retry, deferred
+    reason: str
+    count: int
+    url: str = ""
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS[self.kind]
+
+    @property
+    def text(self) -> str:
+        if self.reason:
+            return self.reason
+        return "quiet hours in the client's zone" if self.kind == "deferred" else "no reason recorded"
+
+
+KIND_LABELS = {
+    "failed": "Failed",
+    "suppressed": "Suppressed",
+    "retry": "Held: retry waiting",
+    "deferred": "Held: deferred",
+}
+
+
+@dataclass
+class Health:
+    since: datetime
+    now: datetime
+    failed: int = 0
+    suppressed: int = 0
+    held: int = 0
+    reasons: list = field(default_factory=list)
+    rate: dict = field(default_factory=dict)  # channel -> {week: (reached, not reached)}
+    worker_seen_at: datetime | None = None
+    oldest_due_at: datetime | None = None
+    banner: list = field(default_factory=list)
+
+
+def delivery_health(scope: Scope, *, now: datetime) -> Health:
+    """Last 7 days' failures and suppressions, what is held now, and 12 weeks of delivery rate."""
+    since = now - timedelta(days=7)
+    weeks = week_starts(studio_today(now), WEEKS)
+    chart_since = studio_midnight(weeks[0])
+    held = Q(status=Message.Status.QUEUED, next_attempt_at__gt=now)
+    recent_problem = Q(status__in=NOT_REACHED, created_at__gte=since)
+    in_chart = Q(created_at__gte=chart_since, status__in=REACHED + NOT_REACHED)
+    rows = (
+        scope.narrow(Message.objects.filter(direction=Message.Direction.OUTBOUND).filter(held | in_chart))
+        .annotate(
+            kind=Case(
+                When(held & ~Q(error=""), then=Value("retry")),
+                When(held, then=Value("deferred")),
+                When(recent_problem, then=F("status")),
+                default=Value(""),
+                output_field=CharField(),
+            ),
+            reason=Case(
+                When(recent_problem | held, then=F("error")), default=Value(""), output_field=TextField()
+            ),
+            week=Case(When(in_chart, then=TruncWeek("created_at", tzinfo=studio_tz()))),
+        )
+        .order_by()
+        .values("kind", "reason", "week", "channel", "status")
+        .annotate(n=Count("pk"))
+    )
+    health = Health(since=since, now=now)
+    health.rate = {channel: {week: [0, 0] for week in weeks} for channel in Channel.values}
+    reasons = {}
+    for row in rows:
+        kind, n = row["kind"], row["n"]
+        if kind:
+            key = (kind, row["reason"])
+            reasons[key] = reasons.get(key, 0) + n
+            if kind == Message.Status.FAILED:
+                health.failed += n
+            elif kind == Message.Status.SUPPRESSED:
+                health.suppressed += n
+            else:
+                health.held += n
+        if row["week"] is not None:
+            week = _day(row["week"])
+            bucket = health.rate.get(row["channel"], {}).get(week)
+            if bucket is not None:
+                bucket[0 if row["status"] in REACHED else 1] += n
+    health.reasons = sorted(
+        (Reason(kind, reason, count) for (kind, reason), count in reasons.items()),
+        key=lambda r: (_KIND_ORDER[r.kind], -r.count, r.reason),
+    )
+    return health
+
+
+_KIND_ORDER = {"failed": 0, "suppressed": 1, "retry": 2, "deferred": 3}
+
+
+def worker_check(health: Health, figures: Figures, *, now: datetime):
+    """The banner: no delivery run has finished for ``WORKER_SILENT_AFTER`` (django-q2
+    keeps a Success row per run of the delivery task, which its schedule starts every
+    minute), or the oldest message due has waited longer than ``QUEUE_STUCK_AFTER``."""
+    health.worker_seen_at, health.oldest_due_at = figures.worker_seen_at, figures.oldest_due_at
+    if health.worker_seen_at is None or now - health.worker_seen_at > WORKER_SILENT_AFTER:
+        health.banner.append("worker")
+    if health.oldest_due_at is not None and now - health.oldest_due_at > QUEUE_STUCK_AFTER:
+        health.banner.append("queue")
+
+
+# --- Coming up from automation ---------------------------------------------------------------
+
+
+def coming_up(scope: Scope, *, now: datetime):
+    return forecast.upcoming(now=now, hours=24, trainer_id=scope.trainer_id)
