@@ -60,6 +60,17 @@ def staff_time(moment: datetime, client_tz: ZoneInfo | None = None) -> str:
     return f"{moment.astimezone(viewer):%H:%M}{_elsewhere(moment, client_tz, viewer)}"
 
 
+def staff_time_span(start: datetime, end: datetime, client_tz: ZoneInfo | None = None) -> str:
+    """For staff, when the day is already said: "10:00–10:45 (Sydney 21:00–21:45)"."""
+    viewer = timezone.get_current_timezone()
+    text = f"{start.astimezone(viewer):%H:%M}–{end.astimezone(viewer):%H:%M}"
+    if client_tz is not None and not same_clock(start, client_tz, viewer):
+        ca, cb = start.astimezone(client_tz), end.astimezone(client_tz)
+        day = "" if ca.date() == start.astimezone(viewer).date() else f"{ca:%a %d %b} "
+        text += f" ({place(client_tz)} {day}{ca:%H:%M}–{cb:%H:%M})"
+    return text
+
+
 def client_time(moment: datetime, tz: ZoneInfo) -> str:
     """For a client: "11:00", or "11:00 CET" when their clock differs from the studio's."""
     local = moment.astimezone(tz)

@@ -19,6 +19,12 @@ def staff_time(moment, client_tz=None):
 
 
 @register.filter
+def staff_time_span(session, client_tz=None):
+    """{{ session|staff_time_span:session.client.tzinfo }}: its start and end, without the day."""
+    return timefmt.staff_time_span(session.starts_at, session.ends_at, client_tz) if session else ""
+
+
+@register.filter
 def client_time(moment, tz):
     """{{ session.starts_at|client_time:client.tzinfo }}"""
     return timefmt.client_time(moment, tz) if moment else ""
