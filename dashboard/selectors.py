@@ -30,22 +30,18 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.utils import timezone
-from django_q.models import Success
 
 from automation import forecast
 from billing.models import Payment
-from clients.models import Channel, Client
+from clients.models import Category, Channel, Client
 from clients.roles import is_manager
 from clients.selectors import visible_clients
 from common.clock import studio_midnight, studio_today, studio_tz
+from messaging.heartbeat import DELIVERY
 from messaging.inbox.selectors import conversations
-from messaging.models import Message
+from messaging.models import Message, WorkerHeartbeat
 from scheduling.models import Session
 
-#: The task the delivery worker runs (messaging.tasks); its last success says the worker is alive.
-DELIVERY_TASK = "messaging.tasks.deliver_pending"
-WORKER_SILENT_AFTER = timedelta(minutes=10)
-QUEUE_STUCK_AFTER = timedelta(minutes=15)
 SESSION_ROWS = 60
 OVERDUE_ROWS = 5
 CONVERSATION_ROWS = 5
@@ -247,14 +243,16 @@ def figures(scope: Scope, *, now: datetime) -> Figures:
     )
     # The banner's two facts are the studio's, whoever looks: one worker pool, one queue.
     worker = _series(
-        Success.objects.filter(func=DELIVERY_TASK),
+        WorkerHeartbeat.objects.filter(name=DELIVERY),
         series=Value("worker", output_field=CharField()),
-        bucket=Max("stopped"),
+        bucket=Max("beat_at"),
     )
+    # Due since its retry or deferral time, or since it was queued; marketing email waits
+    # for its throttle by design (the same count as /healthz/).
     queue = _series(
-        Message.objects.filter(status=Message.Status.QUEUED).filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-        ),
+        Message.objects.filter(status=Message.Status.QUEUED, direction=Message.Direction.OUTBOUND)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .exclude(channel=Channel.EMAIL, category=Category.MARKETING),
         series=Value("queue", output_field=CharField()),
         bucket=Min(Coalesce("next_attempt_at", "created_at")),
     )
@@ -434,13 +432,16 @@ _KIND_ORDER = {"failed": 0, "suppressed": 1, "retry": 2, "deferred": 3}
 
 
 def worker_check(health: Health, figures: Figures, *, now: datetime):
-    """The banner: no delivery run has finished for ``WORKER_SILENT_AFTER`` (django-q2
-    keeps a Success row per run of the delivery task, which its schedule starts every
-    minute), or the oldest message due has waited longer than ``QUEUE_STUCK_AFTER``."""
+    """The banner, by the same rules as ``/healthz/``: no delivery worker has checked in
+    (``messaging.heartbeat``, at the start of every run; its schedule runs every minute)
+    for ``HEALTH_WORKER_MAX_AGE_MINUTES``, or the oldest message due has waited longer
+    than ``HEALTH_QUEUE_MAX_AGE_MINUTES``."""
     health.worker_seen_at, health.oldest_due_at = figures.worker_seen_at, figures.oldest_due_at
-    if health.worker_seen_at is None or now - health.worker_seen_at > WORKER_SILENT_AFTER:
+    silent = timedelta(minutes=settings.HEALTH_WORKER_MAX_AGE_MINUTES)
+    stuck = timedelta(minutes=settings.HEALTH_QUEUE_MAX_AGE_MINUTES)
+    if health.worker_seen_at is None or now - health.worker_seen_at > silent:
         health.banner.append("worker")
-    if health.oldest_due_at is not None and now - health.oldest_due_at > QUEUE_STUCK_AFTER:
+    if health.oldest_due_at is not None and now - health.oldest_due_at > stuck:
         health.banner.append("queue")
 
 
