@@ -107,6 +107,15 @@ class CampaignAdmin(TrainerScopedAdmin):
     def save_model(self, request, obj, form, change):
         services.campaign_save(campaign=obj, user=request.user)
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as exc:
+            # The service refused the save (the campaign was sent or claimed by the
+            # planner since the page was opened): the page again, with the reason.
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return redirect(request.path)
+
     def has_delete_permission(self, request, obj=None):
         # A campaign that went out is the record of what clients received.
         if obj is not None and obj.status != Campaign.Status.DRAFT:

@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from gunicorn, before sessions and the database are touched.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "common.middleware.NulInPathNotFoundMiddleware",
     "common.middleware.StripNulFromQueryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -237,3 +237,22 @@ def test_a_stored_overflowing_segment_shows_its_page_and_never_blocks_planning(
     assert page.status_code == 200
     assert services.send_due_campaigns(now=NOW) == 2
     assert statuses(older, on_huge_segment) == [Campaign.Status.SENDING, Campaign.Status.SENT]
+
+
+# --- Found by the URL walk ----------------------------------------------------------------
+
+
+def test_saving_the_page_of_a_campaign_that_is_already_sending_shows_the_reason_not_a_500(
+    manager_client, make_campaign
+):
+    campaign = make_campaign()
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
+    url = f"/admin/campaigns/campaign/{campaign.pk}/change/"
+
+    # Every content field is read-only now, so an empty form is valid; the service refuses it.
+    response = manager_client.post(url, {}, follow=True)
+
+    assert response.status_code == 200
+    assert "can no longer change" in response.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SENDING
