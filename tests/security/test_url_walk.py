@@ -14,7 +14,8 @@ Parameters are filled with real ids of the other trainer's objects and with garb
 (letters, huge numbers, NUL, invalid UTF-8, zero); query strings and POST bodies carry
 NUL, invalid UTF-8, oversized values and non-JSON bytes. Each (visitor, URL) pair gets
 a fixed sample of these variants (seeded by the URL, so a failure reproduces) rather
-than the full cross product, which keeps the walk fast enough for CI.
+than the full cross product, which keeps the walk fast enough for CI. Another sample:
+``URL_WALK_SEED=7 pytest tests/security`` (CI uses the default, 0).
 
 Asserted, per visitor:
 
@@ -31,6 +32,7 @@ CSRF checks are off in Django's test client, so every view is reached as if the
 visitor had a valid token: "no write" holds without relying on CSRF.
 """
 
+import os
 import re
 import zlib
 from random import Random
@@ -61,6 +63,8 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+SEED = os.environ.get("URL_WALK_SEED", "0")
 
 #: Only the other trainer's client carries these; a response that shows them leaks.
 SECRET_FIRST_NAME = "Zebedeeus"
@@ -314,7 +318,7 @@ def walk(http, book, persona, user=None):
     failures, leaks, seen = [], [], 0
     for chain, _entry in mounted_patterns():
         route = route_of(chain)
-        rng = Random(zlib.crc32(f"{persona}:{route}".encode()))
+        rng = Random(zlib.crc32(f"{SEED}:{persona}:{route}".encode()))
         for method, path, query, body in requests_for(chain, book, rng):
             seen += 1
             with transaction.atomic():
@@ -357,7 +361,7 @@ def test_every_url_answers_hostile_input_without_a_server_error_a_write_or_a_lea
     failures, leaks, seen = walk(http, book, persona, user)
 
     assert seen > 300, "the walk found too few URLs: is the URLconf still walked?"
-    assert not failures, f"{len(failures)} server error(s):\n" + "\n".join(failures)
+    assert not failures, f"{len(failures)} server error(s), URL_WALK_SEED={SEED}:\n" + "\n".join(failures)
     assert not leaks, "the other trainer's client shown to " + persona + ":\n" + "\n".join(leaks)
     assert not writes(before, snapshot(), may_add_to=may_add(user)), f"rows written by {persona}"
 
@@ -369,7 +373,7 @@ def test_every_url_answers_hostile_input_from_a_manager_without_a_server_error(v
     persona, http, user = visitor
     failures, _leaks, seen = walk(http, book, persona, user)
     assert seen > 300
-    assert not failures, f"{len(failures)} server error(s):\n" + "\n".join(failures)
+    assert not failures, f"{len(failures)} server error(s), URL_WALK_SEED={SEED}:\n" + "\n".join(failures)
 
 
 def test_the_walk_fills_every_mounted_pattern_including_new_ones(book):
