@@ -24,8 +24,9 @@ Asserted, per visitor:
   and after), and no row is added; except ``django_session`` (logging in and the
   messages framework may write a session row, which grants nothing), the login-lockout
   app's tables (failed logins are recorded by design), ``last_login``, and for the
-  trainer new rows of their own where they may add them (an add form may accept
-  the walk's text, with its admin log entry and their own settings row),
+  trainer new rows where they may add them (an add form may accept the walk's text,
+  with its admin log entry; their own settings and calendar feed rows), never one
+  about the other trainer's client,
 - the other trainer's client never appears in a response (a name only they have).
 
 CSRF checks are off in Django's test client, so every view is reached as if the
@@ -209,12 +210,19 @@ def book(db):
         "token": make_portal_token(client)[:-2] + "xx",
         "app_label": "clients",
         "url": "no-such-page/",
+        "action": "cancel",
     }
     return {"objects": objects, "real": real, "client": client, "unsubscribe": unsubscribe_token(client)}
 
 
 def real_values(chain, book) -> dict:
-    values = dict(book["real"])
+    # A parameter the walk has not heard of yet still gets a plausible value.
+    values = {
+        name: str(book["client"].pk) if isinstance(converter, IntConverter) else "walk"
+        for pattern in chain
+        for name, converter in _params(pattern).items()
+    }
+    values |= book["real"]
     route = route_of(chain)
     model = next(
         (
@@ -248,15 +256,19 @@ def garbage_values(chain, rng) -> dict:
 UNCHECKED_COLUMNS = {"last_login"}
 
 
+#: A staff user's own settings rows, created on first use of a page of theirs.
+SELF_SERVICE_TABLES = {"django_admin_log", "clients_staffprofile", "scheduling_calendarfeed"}
+
+
 def snapshot() -> dict:
-    """Every checked row of every table, by primary key."""
+    """Every checked row of every table, by primary key, as {column: value}."""
     state = {}
     for model in apps.get_models(include_auto_created=True):
         meta = model._meta
         if meta.db_table in UNCHECKED_TABLES or meta.app_label in UNCHECKED_APPS or not meta.managed:
             continue
         columns = [f.attname for f in meta.concrete_fields if f.attname not in UNCHECKED_COLUMNS]
-        state[meta.db_table] = {row[0]: row for row in model._base_manager.values_list("pk", *columns)}
+        state[meta.db_table] = {row["pk"]: row for row in model._base_manager.values("pk", *columns)}
     return state
 
 
@@ -264,11 +276,12 @@ def may_add(user) -> set:
     """Tables where ``user`` may legitimately add rows of their own through a page they may use.
 
     A trainer's add form can accept what the walk sends (U+FFFD from invalid UTF-8
-    is valid text for a tag's name): a new row of their own, with its admin log entry.
+    is valid text for a tag's name), with its admin log entry; their own settings
+    rows appear on first use.
     """
     if user is None or not user.is_staff:
         return set()
-    tables = {"django_admin_log", "clients_staffprofile"}
+    tables = set(SELF_SERVICE_TABLES)
     for model in apps.get_models(include_auto_created=True):
         meta = model._meta
         if user.has_perm(f"{meta.app_label}.add_{meta.model_name}"):
@@ -276,8 +289,11 @@ def may_add(user) -> set:
     return tables
 
 
-def writes(before: dict, after: dict, *, may_add_to=frozenset()) -> list:
-    """Rows changed or deleted (never allowed) and rows added outside ``may_add_to``."""
+def writes(before: dict, after: dict, *, may_add_to=frozenset(), foreign_client=None) -> list:
+    """Rows changed or deleted (never allowed) and rows added outside ``may_add_to``.
+
+    An added row about ``foreign_client`` (the other trainer's) is never allowed.
+    """
     found = []
     for table, rows in before.items():
         new = after[table]
@@ -287,6 +303,10 @@ def writes(before: dict, after: dict, *, may_add_to=frozenset()) -> list:
         added = [row for pk, row in new.items() if pk not in rows]
         if added and table not in may_add_to:
             found.append(f"{table}: rows added {added[:3]}")
+        elif foreign_client is not None and (
+            about := [row for row in added if row.get("client_id") == foreign_client.pk]
+        ):
+            found.append(f"{table}: rows added about the other trainer's client {about[:3]}")
     return found
 
 
@@ -363,7 +383,8 @@ def test_every_url_answers_hostile_input_without_a_server_error_a_write_or_a_lea
     assert seen > 300, "the walk found too few URLs: is the URLconf still walked?"
     assert not failures, f"{len(failures)} server error(s), URL_WALK_SEED={SEED}:\n" + "\n".join(failures)
     assert not leaks, "the other trainer's client shown to " + persona + ":\n" + "\n".join(leaks)
-    assert not writes(before, snapshot(), may_add_to=may_add(user)), f"rows written by {persona}"
+    found = writes(before, snapshot(), may_add_to=may_add(user), foreign_client=book["client"])
+    assert not found, f"rows written by {persona}:\n" + "\n".join(found)
 
 
 @pytest.mark.parametrize("visitor", ["studio manager"], indirect=True)
