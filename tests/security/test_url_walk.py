@@ -19,7 +19,8 @@ than the full cross product, which keeps the walk fast enough for CI. Another sa
 
 Asserted, per visitor:
 
-- no response is a server error (5xx),
+- no response is a server error: a 500 or an unhandled exception (a deliberate 503,
+  the health check saying the worker is down, is an answer),
 - no row of the project's tables changes or disappears (every column compared before
   and after), and no row is added; except ``django_session`` (logging in and the
   messages framework may write a session row, which grants nothing), the login-lockout
@@ -343,10 +344,11 @@ def walk(http, book, persona, user=None):
             seen += 1
             with transaction.atomic():
                 response = send(http, method, path, query, body)
-                if response.status_code >= 500:
+                crashed = response.status_code == 500 or getattr(response, "exc_info", None) is not None
+                if crashed:
                     transaction.set_rollback(True)
             where = f"{method} {path}?{query[:60]}" + (f" [{body[0]}]" if body else "")
-            if response.status_code >= 500:
+            if crashed:
                 exc = getattr(response, "exc_info", None)
                 failures.append(f"{where} -> {response.status_code} {exc[1]!r}" if exc else where)
             seen_as = getattr(response.wsgi_request, "user", None)  # None: refused before authentication
