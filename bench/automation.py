@@ -102,10 +102,10 @@ def make_sessions(clients, first, last, *, today):
     return _sql(
         """
         INSERT INTO scheduling_session (created_at, updated_at, starts_at, duration_minutes, location, status,
-            notes, cancelled_by, client_id, trainer_id)
+            notes, cancelled_by, sequence, client_id, trainer_id)
         SELECT x.ts - interval '14 days', x.ts - interval '14 days', x.ts, 60, 'Studio A',
             CASE WHEN x.ts < %s THEN 'completed' WHEN x.g %% 20 = 0 THEN 'cancelled' ELSE 'scheduled' END,
-            '', '', c.id, c.trainer_id
+            '', '', 0, c.id, c.trainer_id
         FROM (
             SELECT g, %s::timestamptz - interval '365 days'
                 + ((g * 7) %% 730) * interval '1 day'
@@ -140,9 +140,9 @@ def make_due_sessions(clients, n, *, due_at, offset_hours):
     return _sql(
         """
         INSERT INTO scheduling_session (created_at, updated_at, starts_at, duration_minutes, location, status,
-            notes, cancelled_by, client_id, trainer_id)
+            notes, cancelled_by, sequence, client_id, trainer_id)
         SELECT %s, %s, %s::timestamptz - (g %% 240) * interval '1 second', 60, 'Studio B', 'scheduled', '', '',
-            c.id, c.trainer_id
+            0, c.id, c.trainer_id
         FROM generate_series(1, %s) g JOIN clients_client c ON c.id = (%s::bigint[])[g]
         """,
         [due_at - timedelta(days=7), due_at - timedelta(days=7), starts, n, clients[:n]],

@@ -15,7 +15,7 @@ feed of 5,000 sessions takes about 0.6 s that way and a few milliseconds this
 way. The tests parse everything back with ``icalendar``.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
@@ -49,7 +49,7 @@ def _param(text: str) -> str:
 def _fold(line: str) -> str:
     """Lines longer than 75 octets continue on the next line after one space (never
     inside a UTF-8 character)."""
-    if len(line) <= 75 and line.isascii():
+    if len(line) <= 75 and (line.isascii() or len(line.encode()) <= 75):
         return line
     parts, current, size = [], [], 0
     for ch in line:
@@ -64,20 +64,26 @@ def _fold(line: str) -> str:
 
 
 def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    # isoformat is C and fast; strftime was the slowest step of a 5,000-session feed.
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.isoformat()[:19].replace("-", "").replace(":", "") + "Z"
 
 
-def session_uid(session_id: int) -> str:
-    host = urlsplit(settings.SITE_URL).hostname or "fitcrm"
-    return f"fitcrm-session-{session_id}@{host}"
+def _uid_host() -> str:
+    return urlsplit(settings.SITE_URL).hostname or "fitcrm"
+
+
+def session_uid(session_id: int, host: str | None = None) -> str:
+    return f"fitcrm-session-{session_id}@{host or _uid_host()}"
+
+
+def _sequence(sequence: int, status: str) -> int:
+    return sequence + (1 if status == CANCELLED else 0)
 
 
 def session_sequence(session: Session) -> int:
-    return session.sequence + (1 if session.status == Session.Status.CANCELLED else 0)
-
-
-def _status(session: Session) -> str:
-    return "CANCELLED" if session.status == Session.Status.CANCELLED else "CONFIRMED"
+    return _sequence(session.sequence, session.status)
 
 
 def _organizer() -> str:
@@ -85,30 +91,41 @@ def _organizer() -> str:
     return f"ORGANIZER;CN={_param(name or settings.STUDIO_NAME)}:mailto:{address}"
 
 
-def _event(session: Session, *, summary: str, description: str, stamp: datetime, attendee: bool = False):
+CANCELLED = Session.Status.CANCELLED.value
+STATUS_LABELS = dict(Session.Status.choices)
+
+
+def _vevent(
+    *,
+    uid: str,
+    sequence: int,
+    status: str,
+    starts_at: datetime,
+    minutes: int,
+    summary: str,
+    location: str,
+    description: str,
+    stamp: str,
+    modified: datetime | None,
+    people=(),
+) -> list[str]:
     lines = [
         "BEGIN:VEVENT",
-        f"UID:{session_uid(session.pk)}",
-        f"SEQUENCE:{session_sequence(session)}",
-        f"DTSTAMP:{_utc(stamp)}",
-        f"DTSTART:{_utc(session.starts_at)}",
-        f"DTEND:{_utc(session.ends_at)}",
-        f"SUMMARY:{_escape(summary)}",
-        f"STATUS:{_status(session)}",
+        f"UID:{uid}",
+        f"SEQUENCE:{_sequence(sequence, status)}",
+        f"DTSTAMP:{stamp}",
+        f"DTSTART:{_utc(starts_at)}",
+        f"DTEND:{_utc(starts_at + timedelta(minutes=minutes))}",
+        _fold(f"SUMMARY:{_escape(summary)}"),
+        f"STATUS:{'CANCELLED' if status == CANCELLED else 'CONFIRMED'}",
     ]
-    if session.location:
-        lines.append(f"LOCATION:{_escape(session.location)}")
+    if location:
+        lines.append(_fold(f"LOCATION:{_escape(location)}"))
     if description:
-        lines.append(f"DESCRIPTION:{_escape(description)}")
-    if session.updated_at:
-        lines.append(f"LAST-MODIFIED:{_utc(session.updated_at)}")
-    if attendee:
-        client = session.client
-        lines.append(_organizer())
-        lines.append(
-            f"ATTENDEE;CN={_param(client.full_name)};ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;"
-            f"RSVP=FALSE:mailto:{client.email}"
-        )
+        lines.append(_fold(f"DESCRIPTION:{_escape(description)}"))
+    if modified:
+        lines.append(f"LAST-MODIFIED:{_utc(modified)}")
+    lines += [_fold(line) for line in people]
     lines.append("END:VEVENT")
     return lines
 
@@ -121,26 +138,44 @@ def _calendar(method: str, events: list[str], *, name: str = "") -> str:
             "X-PUBLISHED-TTL:PT1H",
             "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
         ]
-    return "\r\n".join(_fold(line) for line in [*head, *events, "END:VCALENDAR"]) + "\r\n"
+    # Only free text can pass 75 octets: those lines were folded where they were made.
+    return "\r\n".join([*(_fold(line) for line in head), *events, "END:VCALENDAR"]) + "\r\n"
 
 
-def _trainer_summary(session: Session) -> str:
-    summary = session.client.full_name
-    if session.status == Session.Status.NO_SHOW:
-        summary += " (no-show)"
-    return summary
+#: What the feed reads per session (``values_list``: no model instances for 5,000 rows).
+FEED_FIELDS = (
+    "pk",
+    "starts_at",
+    "duration_minutes",
+    "location",
+    "status",
+    "sequence",
+    "notes",
+    "client__first_name",
+    "client__last_name",
+)
 
 
-def trainer_feed(*, trainer, sessions, now: datetime) -> str:
-    """The trainer's subscription calendar (``sessions`` with their clients loaded)."""
+def trainer_feed(*, trainer, rows, now: datetime) -> str:
+    """The trainer's subscription calendar from ``FEED_FIELDS`` rows."""
     name = f"{settings.STUDIO_NAME} — {trainer.get_full_name() or trainer.get_username()}"
+    host, stamp = _uid_host(), _utc(now)
     events = []
-    for session in sessions:
-        events += _event(
-            session,
-            summary=_trainer_summary(session),
-            description=f"{session.get_status_display()}. {session.notes}".strip(),
-            stamp=now,
+    for pk, starts_at, minutes, location, status, sequence, notes, first, last in rows:
+        summary = f"{first} {last}".strip()
+        if status == Session.Status.NO_SHOW:
+            summary += " (no-show)"
+        events += _vevent(
+            uid=session_uid(pk, host),
+            sequence=sequence,
+            status=status,
+            starts_at=starts_at,
+            minutes=minutes,
+            summary=summary,
+            location=location,
+            description=f"{STATUS_LABELS.get(status, status)}. {notes}".strip(),
+            stamp=stamp,
+            modified=None,
         )
     return _calendar(PUBLISH, events, name=name)
 
@@ -157,12 +192,26 @@ def client_invitation(*, session: Session, now: datetime, method: str | None = N
     imported rather than answered as an invitation.
     """
     method = method or invitation_method(session)
-    event = _event(
-        session,
+    people = []
+    if method != PUBLISH and session.client.email:
+        client = session.client
+        people = [
+            _organizer(),
+            f"ATTENDEE;CN={_param(client.full_name)};ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;"
+            f"RSVP=FALSE:mailto:{client.email}",
+        ]
+    event = _vevent(
+        uid=session_uid(session.pk),
+        sequence=session.sequence,
+        status=session.status,
+        starts_at=session.starts_at,
+        minutes=session.duration_minutes,
         summary=client_event_summary(session),
+        location=session.location,
         description="",
-        stamp=now,
-        attendee=method != PUBLISH and bool(session.client.email),
+        stamp=_utc(now),
+        modified=session.updated_at,
+        people=people,
     )
     return _calendar(method, event)
 

@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+from scheduling import ics
 from scheduling.models import MAX_DURATION_MINUTES, CalendarFeed, Session
 from scheduling.selectors import visible_sessions
 
@@ -48,16 +49,16 @@ def calendar_sessions(
     return [s for s in sessions if s.ends_at > start]
 
 
-def feed_sessions(*, trainer, now: datetime) -> list[Session]:
-    """The trainer's sessions for her subscription: cancelled ones included, so that
-    calendars which already have them mark them cancelled."""
+def feed_rows(*, trainer, now: datetime) -> list[tuple]:
+    """The trainer's sessions for her subscription, as ``ics.FEED_FIELDS`` tuples (one
+    query, no model instances). Cancelled ones too, so that calendars which already
+    have them mark them cancelled."""
     sessions = visible_sessions(trainer).filter(
         trainer=trainer,
         starts_at__gte=now - timedelta(days=FEED_DAYS_BACK),
         starts_at__lt=now + timedelta(days=FEED_DAYS_AHEAD),
     )
-    fields = (*_CARD_FIELDS, "notes", "updated_at")
-    return list(sessions.select_related("client", "trainer").only(*fields).order_by("starts_at", "pk"))
+    return list(sessions.order_by("starts_at", "pk").values_list(*ics.FEED_FIELDS))
 
 
 def feed_by_trainer_id(trainer_id: int) -> CalendarFeed | None:

@@ -425,9 +425,7 @@ def feed(request, token):
         )
     trainer = found.trainer
     now = timezone.now()
-    body = ics.trainer_feed(
-        trainer=trainer, sessions=selectors.feed_sessions(trainer=trainer, now=now), now=now
-    )
+    body = ics.trainer_feed(trainer=trainer, rows=selectors.feed_rows(trainer=trainer, now=now), now=now)
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="sessions.ics"'
     response["X-Robots-Tag"] = "noindex, nofollow"
