@@ -1,6 +1,7 @@
 """What the calendar and the feeds read: one range query on ``(trainer, starts_at)`` each."""
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from scheduling import ics
 from scheduling.models import MAX_DURATION_MINUTES, CalendarFeed, Session
@@ -10,33 +11,80 @@ from scheduling.selectors import visible_sessions
 FEED_DAYS_BACK = 30
 FEED_DAYS_AHEAD = 365
 
+
+class Card(NamedTuple):
+    """What the calendar shows of a session: plain values, no model instances (a busy
+    week of several trainers is hundreds of rows)."""
+
+    pk: int
+    starts_at: datetime
+    duration_minutes: int
+    location: str
+    status: str
+    confirmed_at: datetime | None
+    series: object
+    trainer_id: int
+    trainer_first_name: str
+    trainer_last_name: str
+    trainer_username: str
+    client_id: int
+    client_first_name: str
+    client_last_name: str
+    client_timezone: str
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+
 _CARD_FIELDS = (
+    "pk",
     "starts_at",
     "duration_minutes",
     "location",
     "status",
     "confirmed_at",
-    "sequence",
     "series",
-    "trainer__id",
+    "trainer_id",
     "trainer__first_name",
     "trainer__last_name",
     "trainer__username",
-    "client__id",
+    "client_id",
     "client__first_name",
     "client__last_name",
-    "client__email",
     "client__timezone",
 )
 
 
+def card(session: Session) -> Card:
+    """The card of a session already loaded (with its client and trainer)."""
+    trainer, client = session.trainer, session.client
+    return Card(
+        session.pk,
+        session.starts_at,
+        session.duration_minutes,
+        session.location,
+        session.status,
+        session.confirmed_at,
+        session.series,
+        session.trainer_id,
+        trainer.first_name,
+        trainer.last_name,
+        trainer.get_username(),
+        session.client_id,
+        client.first_name,
+        client.last_name,
+        client.timezone,
+    )
+
+
 def calendar_sessions(
     *, user, start: datetime, end: datetime, trainer_ids, include_cancelled: bool = False
-) -> list[Session]:
+) -> list[Card]:
     """Sessions of these trainers overlapping [start, end), as far as ``user`` may see them.
 
     One query. Only sessions starting up to the longest session length before
-    ``start`` can overlap it, so the index range stays tight.
+    ``start`` can overlap it, so the index range on (trainer, starts_at) stays tight.
     """
     sessions = visible_sessions(user).filter(
         trainer_id__in=list(trainer_ids),
@@ -45,8 +93,8 @@ def calendar_sessions(
     )
     if not include_cancelled:
         sessions = sessions.exclude(status=Session.Status.CANCELLED)
-    sessions = sessions.select_related("client", "trainer").only(*_CARD_FIELDS).order_by("starts_at", "pk")
-    return [s for s in sessions if s.ends_at > start]
+    rows = sessions.order_by("starts_at", "pk").values_list(*_CARD_FIELDS)
+    return [c for c in map(Card._make, rows) if c.ends_at > start]
 
 
 def feed_rows(*, trainer, now: datetime) -> list[tuple]:

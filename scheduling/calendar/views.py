@@ -7,6 +7,7 @@ server reads and writes them in Django's current time zone, the viewer's. The
 events endpoint also takes exact ISO instants with an offset.
 """
 
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 
@@ -26,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clients.admin_scoping import staff_users
 from clients.roles import has_role_perm, is_manager
 from clients.selectors import visible_clients
+from clients.validators import known_timezones
 from common.clock import studio_tz
 from common.ids import parse_pk
 from scheduling import ics, services
@@ -154,12 +156,6 @@ def _trainer_ids(request, values) -> list[int]:
 # --- Events --------------------------------------------------------------------------------------
 
 
-def _status_key(session: Session) -> str:
-    if session.status == Session.Status.SCHEDULED and session.confirmed_at:
-        return "confirmed"
-    return session.status
-
-
 STATUS_LABELS = {
     "scheduled": "Scheduled",
     "confirmed": "Confirmed by the client",
@@ -173,12 +169,32 @@ def _name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
-class EventWriter:
-    """FullCalendar event JSON for sessions, in the viewer's zone.
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-    What is the same for every event (the zone, now, URL shapes) is looked up once per
-    response: per event, Django's current-zone and URL lookups cost more than the
-    whole database query of a busy week.
+
+def _actions(status: str) -> list[str]:
+    allowed = services.ALLOWED_TRANSITIONS[status]
+    return [
+        name
+        for name, target in (
+            ("complete", Session.Status.COMPLETED),
+            ("no-show", Session.Status.NO_SHOW),
+            ("cancel", Session.Status.CANCELLED),
+        )
+        if target in allowed
+    ]
+
+
+ACTIONS_BY_STATUS = {status: _actions(status) for status in Session.Status.values}
+
+
+class EventWriter:
+    """FullCalendar event JSON for calendar cards, in the viewer's zone.
+
+    What is the same for every event (the zone, now, URL shapes, client zones) is
+    looked up once per response: per event, Django's current-zone lookup, ``reverse``
+    and ``strftime`` cost more than the database query of a busy week.
     """
 
     def __init__(self, *, now: datetime | None = None, colours: dict | None = None):
@@ -187,55 +203,52 @@ class EventWriter:
         self.colours = colours or {}
         self.admin_url = reverse("admin:scheduling_session_change", args=[0]).replace("/0/", "/{}/")
         self.inbox_url = reverse("inbox:thread", args=[0]).replace("/0/", "/{}/")
+        self._zones = {}
 
-    def __call__(self, session: Session) -> dict:
-        status = _status_key(session)
-        client = session.client
-        start = session.starts_at.astimezone(self.tz)
-        end = session.ends_at.astimezone(self.tz)
-        client_start = session.starts_at.astimezone(client.tzinfo)
-        client_time = f"{client_start:%H:%M %Z}" if client_start.utcoffset() != start.utcoffset() else ""
-        colour = self.colours.get(session.trainer_id, "")
+    def _zone(self, name: str):
+        if name not in self._zones:
+            self._zones[name] = zoneinfo.ZoneInfo(name) if name in known_timezones() else studio_tz()
+        return self._zones[name]
+
+    def __call__(self, c: selectors.Card) -> dict:
+        status = "confirmed" if c.status == Session.Status.SCHEDULED and c.confirmed_at else c.status
+        start = c.starts_at.astimezone(self.tz)
+        end = c.ends_at.astimezone(self.tz)
+        client_start = c.starts_at.astimezone(self._zone(c.client_timezone))
+        client_time = ""
+        if client_start.utcoffset() != start.utcoffset():
+            client_time = f"{client_start.hour:02d}:{client_start.minute:02d} {client_start.tzname()}"
+        colour = self.colours.get(c.trainer_id, "")
         return {
-            "id": str(session.pk),
-            "title": client.full_name,
+            "id": str(c.pk),
+            "title": f"{c.client_first_name} {c.client_last_name}".strip(),
             "start": start.isoformat()[:19],
             "end": end.isoformat()[:19],
             "classNames": [f"st-{status}"],
-            "editable": session.status == Session.Status.SCHEDULED and session.starts_at >= self.now,
+            "editable": c.status == Session.Status.SCHEDULED and c.starts_at >= self.now,
             **({"borderColor": colour} if colour else {}),
             "extendedProps": {
                 "status": status,
                 "statusLabel": STATUS_LABELS[status],
-                "location": session.location,
-                "clientId": client.pk,
-                "trainerId": session.trainer_id,
-                "trainer": _name(session.trainer),
-                "startUtc": session.starts_at.astimezone(UTC).isoformat()[:19] + "Z",
-                "when": f"{start:%a %d %b %Y, %H:%M}–{end:%H:%M} {start:%Z}",
+                "location": c.location,
+                "clientId": c.client_id,
+                "trainerId": c.trainer_id,
+                "trainer": f"{c.trainer_first_name} {c.trainer_last_name}".strip() or c.trainer_username,
+                "startUtc": c.starts_at.astimezone(UTC).isoformat()[:19] + "Z",
+                # "Tue 01 Dec 2026, 10:00–10:45 GMT", without strftime (slow, and locale-bound).
+                "when": f"{DAYS[start.weekday()]} {start.day:02d} {MONTHS[start.month - 1]} {start.year}, "
+                f"{start.hour:02d}:{start.minute:02d}–{end.hour:02d}:{end.minute:02d} {start.tzname()}",
                 "clientTime": client_time,
-                "series": bool(session.series),
-                "actions": _actions_for(session),
-                "adminUrl": self.admin_url.format(session.pk),
-                "inboxUrl": self.inbox_url.format(client.pk),
+                "series": bool(c.series),
+                "actions": ACTIONS_BY_STATUS[c.status],
+                "adminUrl": self.admin_url.format(c.pk),
+                "inboxUrl": self.inbox_url.format(c.client_id),
             },
         }
 
 
 def event_json(session: Session) -> dict:
-    return EventWriter()(session)
-
-
-def _actions_for(session: Session) -> list[str]:
-    allowed = services.ALLOWED_TRANSITIONS[session.status]
-    actions = []
-    if Session.Status.COMPLETED in allowed:
-        actions.append("complete")
-    if Session.Status.NO_SHOW in allowed:
-        actions.append("no-show")
-    if Session.Status.CANCELLED in allowed:
-        actions.append("cancel")
-    return actions
+    return EventWriter()(selectors.card(session))
 
 
 @require_GET
@@ -261,9 +274,7 @@ def events(request):
         trainer_ids=trainer_ids,
         include_cancelled=request.GET.get("cancelled") == "1",
     )
-    return JsonResponse(
-        [write(s) for s in sessions], safe=False
-    )
+    return JsonResponse([write(s) for s in sessions], safe=False)
 
 
 def _visible_session(request, session_id) -> Session:

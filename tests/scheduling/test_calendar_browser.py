@@ -142,6 +142,8 @@ def test_trainer_books_by_selecting_a_slot_and_drags_it_to_another_day(
     _drag(page, _point(page, tuesday, "10:00", dy=0.3), _point(page, tuesday, "10:30", dy=0.7))
     expect(page.locator("#book-dialog")).to_be_visible()
     expect(page.locator("#book-duration")).to_have_value("60")
+    expect(page.locator("#book-when")).to_have_text(f"{tuesday:%a %d %b %Y}, 10:00 (Europe/London)")
+    expect(page.locator("#book-error")).to_be_hidden()
     expect(page.locator("#book-client option")).to_have_count(1)
     page.select_option("#book-client", str(robin.pk))
     page.fill("#book-location", "Room Blue")

@@ -137,16 +137,22 @@
       });
   }
 
+  // The server's words and 24-hour clock: "Tue 08 Dec 2026, 10:00" (UTC fields = wall clock).
+  const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const two = (n) => String(n).padStart(2, "0");
+  function wallClockText(d) {
+    return DAYS[d.getUTCDay()] + " " + two(d.getUTCDate()) + " " + MONTHS[d.getUTCMonth()] + " " +
+      d.getUTCFullYear() + ", " + two(d.getUTCHours()) + ":" + two(d.getUTCMinutes());
+  }
+
   function openBooking(info) {
     calendar.unselect();
     if (!config.canBook) return;
     const minutes = Math.round((info.end - info.start) / 60000);
     $("book-start").value = wall(info.startStr);
     $("book-duration").value = info.allDay || minutes < 15 ? 60 : minutes;
-    $("book-when").textContent =
-      info.start.toLocaleString(undefined, {
-        timeZone: "UTC", weekday: "short", day: "2-digit", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
-      }) + " (" + config.zone + ")";
+    $("book-when").textContent = wallClockText(info.start) + " (" + config.zone + ")";
     $("book-error").hidden = true;
     $("book-client-q").value = "";
     const chosen = selectedTrainers();
