@@ -342,3 +342,23 @@ def test_the_vendored_library_has_its_licence():
 
 def test_manager_factory_is_a_manager():
     assert ManagerFactory().groups.filter(name="Studio manager").exists()
+
+
+def test_the_week_the_clocks_go_back_shows_every_session_at_its_wall_clock_time(trainer_client, trainer):
+    c = ClientFactory(trainer=trainer, timezone="Europe/Madrid")
+    before = SessionFactory(client=c, starts_at=datetime(2026, 10, 24, 9, 0, tzinfo=UTC))  # 10:00 BST
+    after = SessionFactory(client=c, starts_at=datetime(2026, 10, 26, 10, 0, tzinfo=UTC))  # 10:00 GMT
+    with time_machine.travel(datetime(2026, 10, 20, tzinfo=UTC)):
+        trainer_client.force_login(trainer)
+        events = {
+            e["id"]: e
+            for e in trainer_client.get(
+                "/calendar/events/", {"start": "2026-10-19T00:00:00", "end": "2026-11-02T00:00:00"}
+            ).json()
+        }
+    assert events[str(before.pk)]["start"] == "2026-10-24T10:00:00"
+    assert events[str(after.pk)]["start"] == "2026-10-26T10:00:00"
+    assert events[str(before.pk)]["extendedProps"]["when"].endswith("BST")
+    assert events[str(after.pk)]["extendedProps"]["clientTime"] == "11:00 CET"
+    # A window given as wall-clock dates spans the 25-hour day.
+    assert events[str(before.pk)]["extendedProps"]["startUtc"] == "2026-10-24T09:00:00Z"

@@ -167,12 +167,35 @@ def test_trainer_books_by_selecting_a_slot_and_drags_it_to_another_day(
     assert (local.date(), local.time(), session.sequence) == (thursday, time(10, 0), 1)
     _shot(page, "calendar-moved.png")
 
+    # A drag onto another session is refused with the reason, and the session snaps back.
+    other = ClientFactory(trainer=trainer, first_name="Sam", last_name="Sprinter")
+    friday = _weekday_next_week(4)
+    Session.objects.create(
+        trainer=trainer,
+        client=other,
+        starts_at=datetime.combine(friday, time(10, 0), tzinfo=studio_tz()),
+        location="Track",
+    )
+    page.click("button.fc-next-button")
+    page.click("button.fc-prev-button")  # refetch
+    expect(page.locator(".fc-event", has_text="Sam Sprinter")).to_be_visible()
+    target = _point(page, friday, "10:00", dy=0.1)
+    grab = _point(page, thursday, "10:00", dy=0.1)
+    _drag_event(page, grab, target, shows="10:00 - 11:00")
+    expect(page.locator("#calendar-notice")).to_contain_text("already has a session at that time")
+    expect(page.locator(f".fc-timegrid-col[data-date='{thursday.isoformat()}'] .fc-event")).to_contain_text(
+        "Robin Runner"
+    )
+    _shot(page, "calendar-clash.png")
+    session.refresh_from_db()
+    assert session.starts_at.astimezone(studio_tz()).date() == thursday and session.sequence == 1
+
     # The client was told once of the booking and once of the move, each with the invitation.
     old_start = datetime.combine(tuesday, time(10, 0), tzinfo=studio_tz())
-    assert Message.objects.filter(rule=rules["booked"]).count() == 1
-    moved = Message.objects.get(rule=rules["moved"])
+    assert Message.objects.filter(rule=rules["booked"], client=robin).count() == 1
+    moved = Message.objects.get(rule=rules["moved"], client=robin)
     assert f"{thursday:%d}" in moved.body and "10:00" in moved.body
-    sent = {m.subject: m for m in mail.outbox}
+    sent = {m.subject: m for m in mail.outbox if m.to == ["robin@example.com"]}
     assert set(sent) == {"Booked", "New time"}
     sequences = {}
     for subject, email in sent.items():
