@@ -6,6 +6,7 @@ from clients.admin_scoping import TrainerScopedAdmin
 from clients.models import Channel
 from common.admin import ReadOnlyTabularInline
 from common.timefmt import staff_datetime
+from messaging.holds import hold_reason
 from messaging.models import Message, MessageEvent
 from messaging.services import message_cancel, message_retry, send_message
 from messaging.sms_text import normalize_sms_text, sms_info
@@ -33,6 +34,7 @@ class MessageAdmin(TrainerScopedAdmin):
         "category",
         "direction",
         "status",
+        "held",
         "summary",
         "attempts",
         "sent_at",
@@ -58,6 +60,7 @@ class MessageAdmin(TrainerScopedAdmin):
 
     readonly_fields = (
         "status",
+        "held",
         "direction",
         "error",
         "sms_cost",
@@ -68,6 +71,8 @@ class MessageAdmin(TrainerScopedAdmin):
         "next_attempt_at",
         "claimed_at",
         "not_after",
+        "quiet_hours_overridden_at",
+        "quiet_hours_overridden_by",
         "created_at",
         "sent_at",
         "delivered_at",
@@ -84,7 +89,17 @@ class MessageAdmin(TrainerScopedAdmin):
         (None, {"fields": ("client", "channel", "category", "subject", "body", "sms_cost")}),
         (
             "Delivery",
-            {"fields": ("status", "error", "direction", "to_address", "from_address", "provider_id")},
+            {
+                "fields": (
+                    "status",
+                    "held",
+                    "error",
+                    "direction",
+                    "to_address",
+                    "from_address",
+                    "provider_id",
+                )
+            },
         ),
         (
             "Timeline",
@@ -93,6 +108,7 @@ class MessageAdmin(TrainerScopedAdmin):
                     ("created_at", "sent_at", "delivered_at", "read_at", "failed_at"),
                     "clients_clock",
                     ("attempts", "next_attempt_at", "claimed_at", "not_after"),
+                    ("quiet_hours_overridden_at", "quiet_hours_overridden_by"),
                 )
             },
         ),
@@ -134,6 +150,11 @@ class MessageAdmin(TrainerScopedAdmin):
         if moment is None:
             return "-"
         return staff_datetime(moment, obj.client.tzinfo if obj.client_id else None)
+
+    @admin.display(description="Held")
+    def held(self, obj):
+        # Why a queued message is waiting and until when; one wording everywhere.
+        return (hold_reason(obj) if obj is not None else None) or "-"
 
     @admin.display(description="Message")
     def summary(self, obj):

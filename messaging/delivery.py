@@ -254,7 +254,9 @@ def _deliver_one(message: Message, state: _Batch):
         if reason:
             return _suppress(message, state, reason)
     if message.channel == Channel.SMS:
-        resume = quiet_hours_resume_at(now, client.tzinfo)
+        # Staff's "send now — urgent" (recorded on the row) goes through quiet hours.
+        urgent = message.quiet_hours_overridden_at is not None
+        resume = None if urgent else quiet_hours_resume_at(now, client.tzinfo)
         if resume is not None:
             if message.not_after and resume >= message.not_after:
                 return _suppress(message, state, "quiet hours: it would arrive too late to matter")

@@ -69,6 +69,12 @@ class Message(TimeStampedModel):
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    #: Staff chose "send now — urgent" inside the client's quiet hours: the engine
+    #: does not defer it. Who and when stay on the row (transactional messages only).
+    quiet_hours_overridden_at = models.DateTimeField(null=True, blank=True)
+    quiet_hours_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]

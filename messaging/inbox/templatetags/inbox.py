@@ -6,6 +6,7 @@ Registered under ``TEMPLATES[...]["OPTIONS"]["libraries"]`` because
 
 from django import template
 
+from messaging import holds
 from messaging.inbox.selectors import unread_total
 
 register = template.Library()
@@ -26,3 +27,9 @@ def inbox_unread_total(context) -> int:
 @register.filter
 def can_use_inbox(user) -> bool:
     return bool(user and user.is_authenticated and user.is_staff and user.has_perm("messaging.view_message"))
+
+
+@register.filter
+def hold_reason(message) -> str:
+    """Why a queued message waits and until when ("held until 08:00 (client's time) — quiet hours")."""
+    return holds.hold_reason(message) or ""
