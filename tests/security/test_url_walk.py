@@ -400,11 +400,15 @@ def test_every_url_answers_hostile_input_from_a_manager_without_a_server_error(v
 
 
 def test_the_walk_fills_every_mounted_pattern_including_new_ones(book):
-    # Every pattern (admin, regex ones, included apps) yields a path that resolves to it.
-    routes = 0
+    # Every pattern (admin, regex ones, included apps) yields a path that resolves to it,
+    # unless an earlier pattern takes that path first (the dashboard replaces the
+    # admin's own index): the walk then reaches the view that really answers.
+    routes, first_at = 0, {}
     for chain, entry in mounted_patterns():
         path = build_path(chain, real_values(chain, book))
-        assert resolve(path).func == entry.callback, route_of(chain)
+        if path not in first_at:
+            first_at[path] = entry.callback
+            assert resolve(path).func == entry.callback, route_of(chain)
         routes += 1
     assert routes > 100
     assert any(route_of(chain).startswith("admin/campaigns/campaign/") for chain, _ in mounted_patterns())
