@@ -46,6 +46,7 @@ SCHEDULES = {
     DELIVERY: messaging_schedules.SCHEDULE_FUNC,
     automation_schedules.SCHEDULE_NAME: automation_schedules.SCAN_TASK,
     campaign_schedules.SCHEDULE_NAME: campaign_schedules.SCHEDULE_FUNC,
+    automation_schedules.PRUNE_SCHEDULE_NAME: automation_schedules.PRUNE_TASK,
 }
 
 
@@ -158,7 +159,7 @@ def test_every_scheduled_job_run_twice_at_once_on_two_clusters_sends_once(redis_
         open_messages = Message.objects.filter(status__in=["queued", "sending"])
         wait_until(
             lambda: (
-                Task.objects.filter(func__in=SCHEDULES.values()).count() >= 6
+                Task.objects.filter(func__in=SCHEDULES.values()).count() >= 2 * len(SCHEDULES)
                 and not open_messages.exists()
                 and AutomationLog.objects.exists()
             ),
