@@ -163,6 +163,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = STUDIO_TIME_ZONE
 USE_I18N = True
+# 24-hour clock in the admin's own date-time columns (fitcrm/formats/en_GB).
+FORMAT_MODULE_PATH = ["fitcrm.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"

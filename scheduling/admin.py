@@ -90,6 +90,13 @@ class SessionAdmin(TrainerScopedAdmin):
         initial.setdefault("trainer", request.user.pk)
         return initial
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The page's heading in the viewer's zone; str(session) is in UTC (see Session.__str__).
+        session = self.get_object(request, object_id)
+        if session is not None:
+            extra_context = {"subtitle": session.__html__(), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request, obj, form, change):
         services.session_save(session=obj, allow_past=form.cleaned_data.get("confirm_past", False))
 

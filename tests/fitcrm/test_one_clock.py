@@ -94,6 +94,8 @@ def test_every_page_and_message_shows_the_same_instant(
         change = trainer_client.get(reverse("admin:scheduling_session_change", args=[session.pk]))
         html = change.content.decode()
         assert 'value="06:00:00"' in html
+        assert f"<h2>Lucía Ortega — {both}</h2>" in html
+        assert f"› Lucía Ortega — {both}" in " ".join(html.replace("&rsaquo;", "›").split())
         assert f"{client_text} (Europe/Madrid)" in html
 
         # A clash names the same moment.
@@ -121,7 +123,10 @@ def test_every_page_and_message_shows_the_same_instant(
         thread = trainer_client.get(reverse("inbox:thread", args=[client.pk])).content.decode()
         assert "(Madrid " in thread
         message_admin = trainer_client.get(reverse("admin:messaging_message_changelist")).content.decode()
-        assert "Lucía Ortega" in message_admin
+        assert "Tue 01 Dec 2026 07:00 EST (Madrid 13:00)" in message_admin
+        # Django's own date-time fields: the same 24-hour clock, not "7 a.m.".
+        message_page = trainer_client.get(reverse("admin:messaging_message_change", args=[message.pk]))
+        assert "Tue 01 Dec 2026 07:00</div>" in message_page.content.decode()
 
 
 @pytest.mark.parametrize(
