@@ -417,6 +417,7 @@ def calendar_page(request):
         "zone_abbr": now_local.strftime("%Z"),
         "studio_zone": str(studio_tz()),
         "statuses": STATUS_LABELS,
+        "show_cancelled": request.GET.get("cancelled") == "1",
     }
     return TemplateResponse(request, "calendar/calendar.html", context)
 

@@ -362,3 +362,11 @@ def test_the_week_the_clocks_go_back_shows_every_session_at_its_wall_clock_time(
     assert events[str(after.pk)]["extendedProps"]["clientTime"] == "11:00 CET"
     # A window given as wall-clock dates spans the 25-hour day.
     assert events[str(before.pk)]["extendedProps"]["startUtc"] == "2026-10-24T09:00:00Z"
+
+
+def test_the_show_cancelled_choice_is_kept_in_the_address(trainer_client):
+    assert (
+        'name="cancelled" value="1" checked'
+        in trainer_client.get("/calendar/", {"cancelled": "1"}).content.decode()
+    )
+    assert 'name="cancelled" value="1" checked' not in trainer_client.get("/calendar/").content.decode()

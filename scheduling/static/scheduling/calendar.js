@@ -38,6 +38,8 @@
     const url = new URL(window.location.href);
     url.searchParams.delete("trainer");
     selectedTrainers().forEach((t) => url.searchParams.append("trainer", t));
+    if ($("show-cancelled").checked) url.searchParams.set("cancelled", "1");
+    else url.searchParams.delete("cancelled");
     if (calendar) url.searchParams.set("date", calendar.getDate().toISOString().slice(0, 10));
     window.history.replaceState(null, "", url);
   }
@@ -256,7 +258,10 @@
     calendar.render();
     window.fitcrmCalendar = calendar;
 
-    $("show-cancelled").addEventListener("change", () => calendar.refetchEvents());
+    $("show-cancelled").addEventListener("change", () => {
+      remember();
+      calendar.refetchEvents();
+    });
     document.querySelectorAll("#calendar-options input[name=trainer]").forEach((i) =>
       i.addEventListener("change", () => {
         paintSwatches();
