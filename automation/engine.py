@@ -7,12 +7,14 @@ inserted. A concurrent scan, worker or cron run that races for the same
 occurrence waits on the uncommitted row and then inserts nothing, so each
 occurrence produces one message however many processes look at it.
 
-Inside the same transaction, after the claim, every target is loaded again and
-its conditions re-checked (a session cancelled or moved a second ago is skipped,
-not reminded), then consent, then the message is created through
-``messaging.services.send_message``. A failure while handling one occurrence
-(a broken template, an unexpected error) is recorded on its log row and the
-others carry on.
+Inside the same transaction, after the claim, every target is loaded again (one
+query per kind, with its client) and its conditions re-checked (a session
+cancelled or moved a second ago is skipped, not reminded), then consent, then the
+batch's messages are created with one INSERT (``messaging.services.send_messages``)
+and attached to their log rows with one UPDATE: a batch of 200 costs a handful
+of queries, not one per message. Consent is checked again when each message is
+sent. A failure while handling one occurrence (a broken template, an unexpected
+error) is recorded on its log row and the others carry on.
 """
 
 import logging
@@ -27,7 +29,9 @@ from django.utils import timezone
 from automation.models import AutomationLog, AutomationRule, TriggerEvent
 from billing.models import Payment
 from clients.models import Channel, Client
+from messaging import services as messaging_services
 from messaging import templating
+from messaging.services import Attachment, Outgoing
 from scheduling import ics
 from scheduling.models import Session
 
@@ -257,8 +261,6 @@ INVITATION_EVENTS = frozenset({Event.SESSION_CREATED, Event.SESSION_MOVED, Event
 
 
 def _attachments(occ: Occurrence, session, now) -> tuple:
-    from messaging.services import Attachment
-
     if (
         occ.rule.channel != Channel.EMAIL
         or session is None
@@ -274,20 +276,20 @@ def _attachments(occ: Occurrence, session, now) -> tuple:
     )
 
 
-def _send(occ: Occurrence, client, session, payment, subject, body, now):
-    from messaging.services import send_message
-
-    return send_message(
-        attachments=_attachments(occ, session, now),
+def _outgoing(occ: Occurrence, client, session, payment, subject, body, now) -> Outgoing:
+    return Outgoing(
         client=client,
         channel=occ.rule.channel,
         body=body,
         subject=subject,
         category=occ.rule.effective_category,
-        rule=occ.rule,
-        session=session,
-        payment=payment,
-        not_after=_not_after(occ, client, session),
+        attachments=_attachments(occ, session, now),
+        caused_by={
+            "rule": occ.rule,
+            "session": session,
+            "payment": payment,
+            "not_after": _not_after(occ, client, session),
+        },
     )
 
 
@@ -344,10 +346,10 @@ def fire_occurrences(occurrences, *, now: datetime | None = None, dry_run: bool 
 def _fire_batch(batch, now, *, careful: bool) -> FireResult:
     """Claim, re-check and send one batch in one transaction.
 
-    The usual path has no savepoint per message (two fewer queries each); when
-    creating a message fails the transaction may be unusable, so the batch is
-    rolled back and redone ``careful``-ly, each message in its own savepoint,
-    and the failure is recorded on that occurrence's log row.
+    The usual path creates the batch's messages with one INSERT and no savepoint;
+    when that fails the transaction may be unusable, so the batch is rolled back
+    and redone ``careful``-ly, each message through ``send_message`` in its own
+    savepoint, and the failure is recorded on that occurrence's log row.
     """
     result = FireResult()
     claimed = _claim(batch, now)
@@ -361,7 +363,7 @@ def _fire_batch(batch, now, *, careful: bool) -> FireResult:
         return result
     targets = _load_targets(mine)
     compiled = _Compiled()
-    logs = []
+    logs, to_send = [], []
     for occ in mine:
         log = AutomationLog(pk=claimed[(occ.rule.pk, occ.key)], client_id=occ.client_id)
         client, session, payment, reason = _why_not(occ, targets, now)
@@ -373,22 +375,35 @@ def _fire_batch(batch, now, *, careful: bool) -> FireResult:
         else:
             try:
                 subject, body = _render(occ, client, session, payment, now, compiled)
+                outgoing = _outgoing(occ, client, session, payment, subject, body, now)
                 if careful:
                     with transaction.atomic():
-                        log.message = _send(occ, client, session, payment, subject, body, now)
+                        log.message = messaging_services.send_message(
+                            client=outgoing.client,
+                            channel=outgoing.channel,
+                            body=outgoing.body,
+                            subject=outgoing.subject,
+                            category=outgoing.category,
+                            attachments=outgoing.attachments,
+                            **outgoing.caused_by,
+                        )
                 else:
-                    try:
-                        log.message = _send(occ, client, session, payment, subject, body, now)
-                    except Exception as exc:
-                        raise _RetryCarefully from exc
+                    to_send.append((log, outgoing))
                 log.status = LogStatus.SENT
-            except _RetryCarefully:
-                raise
             except Exception as exc:  # recorded on the log row: the error is the rule's outcome
                 logger.exception("automation rule %s failed for %s", occ.rule.pk, occ.key)
                 log.status, log.error = LogStatus.FAILED, _describe(exc)
         result.add(occ.rule.pk, log.status)
         logs.append(log)
+    if to_send:
+        # Every message of the batch in one INSERT, still inside the transaction that
+        # claimed and re-checked them.
+        try:
+            messages = messaging_services.send_messages([outgoing for _, outgoing in to_send])
+        except Exception as exc:
+            raise _RetryCarefully from exc
+        for (log, _), message in zip(to_send, messages, strict=True):
+            log.message = message
     _record(logs)
     return result
 

@@ -288,7 +288,16 @@ def test_a_database_error_creating_one_message_is_recorded_and_the_batch_carries
             raise IntegrityError("simulated")
         return message
 
+    real_bulk = messaging.services.send_messages
+
+    def send_messages(outgoing):
+        messages = real_bulk(outgoing)
+        if any(item.client == broken_client for item in outgoing):
+            raise IntegrityError("simulated")
+        return messages
+
     monkeypatch.setattr(messaging.services, "send_message", send_message)
+    monkeypatch.setattr(messaging.services, "send_messages", send_messages)
     from automation import engine
 
     occurrences = [

@@ -13,7 +13,7 @@ from automation.scan import scan
 from billing.models import Payment
 from messaging.models import Message
 from scheduling.models import Session
-from tests.factories import ClientFactory, PaymentFactory, SessionFactory
+from tests.factories import ClientFactory, PaymentFactory, SessionFactory, TrainerFactory
 from tests.support.clock import utc
 
 pytestmark = pytest.mark.django_db
@@ -356,6 +356,24 @@ def test_scan_with_nothing_due_costs_a_few_queries(make_rule, django_assert_max_
     with django_assert_max_num_queries(9):
         result = scan_at(utc(2026, 12, 1, 9, 5))
     assert result.fired.per_rule == {}
+
+
+@pytest.mark.postgres  # SQLite caps the parameters of one INSERT: it takes one per ~38 messages
+@pytest.mark.parametrize("due", [1, 150])
+def test_a_scan_costs_the_same_queries_however_many_reminders_are_due(
+    reminder, due, django_assert_max_num_queries
+):
+    trainer = TrainerFactory()
+    for client in ClientFactory.create_batch(due, trainer=trainer):
+        session_at(utc(2026, 12, 2, 9, 0), client=client, trainer=trainer)
+    scan_at(utc(2026, 12, 1, 8, 58))
+    # rules, scan state, overdue transition, the sessions found; then the batch, in its
+    # savepoint (2): claim the log rows, load the sessions with clients and trainers,
+    # insert the messages, record the log rows; advance the state (1)
+    with django_assert_max_num_queries(11):
+        result = scan_at(utc(2026, 12, 1, 9, 1))
+    assert result.fired.total("sent") == due == Message.objects.count()
+    assert AutomationLog.objects.filter(status="sent", message__isnull=False).count() == due
 
 
 def test_dry_run_reports_and_changes_nothing(reminder):
