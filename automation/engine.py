@@ -40,8 +40,9 @@ logger = logging.getLogger(__name__)
 Event = TriggerEvent
 LogStatus = AutomationLog.Status
 
-#: Occurrences claimed and handled per transaction (one delivery kick each).
-BATCH_SIZE = 200
+#: Occurrences claimed and handled per transaction (one delivery kick each): a few
+#: queries each, so 1,000 reminders due at 09:00 cost about twenty.
+BATCH_SIZE = 500
 
 # Outcomes reported per rule besides the log statuses.
 ALREADY = "already"  # another scan or worker fired it first
@@ -143,7 +144,8 @@ def _load_targets(occurrences) -> _Targets:
     client_ids = {o.client_id for o in occurrences if not o.session_id and not o.payment_id}
     targets = _Targets()
     if session_ids:
-        targets.sessions = Session.objects.select_related("client__trainer", "trainer").in_bulk(session_ids)
+        # The session's own trainer is the one a message names; the client's is not needed.
+        targets.sessions = Session.objects.select_related("client", "trainer").in_bulk(session_ids)
     if payment_ids:
         targets.payments = Payment.objects.select_related("client__trainer").in_bulk(payment_ids)
     if client_ids:

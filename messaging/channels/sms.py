@@ -82,7 +82,10 @@ class SmsChannel(BaseChannel):
             self.client = twilio_client()
 
     def address_for(self, client) -> str:
-        return str(client.phone) if client.phone else ""
+        # Not ``if client.phone``: a PhoneNumber's truth value formats (and so validates)
+        # the number, and str() does it again; once is enough when thousands are queued.
+        phone = client.phone
+        return str(phone) if phone is not None else ""
 
     def send(self, message) -> SendResult:
         body = normalize_sms_text(message.body)

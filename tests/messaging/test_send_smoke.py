@@ -3,7 +3,7 @@ from django.core import mail
 
 from messaging.delivery import deliver_due
 from messaging.models import Message
-from messaging.services import Outgoing, send_message, send_messages
+from messaging.services import Attachment, Outgoing, send_message, send_messages
 
 
 @pytest.mark.django_db
@@ -19,7 +19,17 @@ def test_send_message_is_delivered_after_commit(
     assert deliver_due(limit=10) == 0
 
 
-ROW = ["client_id", "channel", "category", "subject", "body", "status", "to_address", "rule_id", "not_after"]
+ROW = [
+    "client_id",
+    "channel",
+    "category",
+    "subject",
+    "body",
+    "status",
+    "to_address",
+    "attachments",
+    "not_after",
+]
 
 
 @pytest.mark.django_db
@@ -28,7 +38,15 @@ def test_send_messages_writes_send_messages_rows_with_one_insert_and_one_kick(
 ):
     kwargs = [
         {"channel": "sms", "body": "See you at 9 \u2013 \u201cStudio A\u201d", "subject": "ignored by SMS"},
-        {"channel": "email", "body": "Hello", "subject": "Your session", "category": "marketing"},
+        {
+            "channel": "email",
+            "body": "Hello",
+            "subject": "Your session",
+            "category": "marketing",
+            "attachments": (
+                Attachment(filename="session.ics", content="BEGIN:VCALENDAR", content_type="text/calendar"),
+            ),
+        },
     ]
     with django_capture_on_commit_callbacks() as kicks, django_assert_num_queries(1):
         bulk = send_messages([Outgoing(client=client_obj, **kw) for kw in kwargs])
