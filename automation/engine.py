@@ -110,8 +110,10 @@ class Occurrence:
     birthday: date | None = None
     #: Decided already (e.g. a late booking under the "skip" policy): log it as skipped.
     skip_reason: str = ""
-    #: When it falls due (set by the scan's finders; the forecast judges it at this moment).
+    #: When it falls due and whose client it is, as the scan's finders saw them (the
+    #: forecast judges it at ``due_at`` and shows a trainer only her own clients').
     due_at: datetime | None = None
+    trainer_id: int | None = None
 
 
 @dataclass

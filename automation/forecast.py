@@ -44,9 +44,13 @@ def upcoming(*, now: datetime, hours: int = 24, trainer_id: int | None = None) -
             occurrences += finder(event_rules, start, until, forecast=True)
         else:
             occurrences += finder(event_rules, start, until)
+    if trainer_id is not None:
+        # Narrowed before the engine loads anything: a trainer's page pays for her book only.
+        occurrences = [o for o in occurrences if o.trainer_id == trainer_id]
     previews = [
         p
         for p in engine.preview_occurrences(occurrences, now=now)
+        # The engine re-reads the client: one moved to another trainer a moment ago is not hers.
         if p.reason is None and (trainer_id is None or p.client.trainer_id == trainer_id)
     ]
     previews.sort(key=lambda p: (p.occurrence.due_at, p.occurrence.rule.pk, p.occurrence.key))

@@ -169,6 +169,7 @@ def find_session_reminders(rules, start, now, *, forecast: bool = False) -> list
                         session_id=pk,
                         expect_start=starts_at,
                         due_at=due,
+                        trainer_id=trainer_id,
                     )
                 )
     return found
@@ -219,6 +220,7 @@ def find_payment_due_reminders(rules, start, now) -> list[Occurrence]:
                         expect_status=Payment.Status.PENDING,
                         expect_due=due_date,
                         due_at=remind_at,
+                        trainer_id=trainer_id,
                     )
                 )
     return found
@@ -248,6 +250,7 @@ def find_overdue_notices(rules, start, now) -> list[Occurrence]:
                         payment_id=pk,
                         expect_status=Payment.Status.OVERDUE,
                         due_at=overdue_at + offsets[rule.pk],
+                        trainer_id=trainer_id,
                     )
                 )
     return found
@@ -324,6 +327,7 @@ def find_birthdays(rules, start, now) -> list[Occurrence]:
                             client_id=pk,
                             birthday=day,
                             due_at=moment,
+                            trainer_id=trainer_id,
                         )
                     )
     return found

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-SUITES = ["messaging", "automation", "campaigns", "web", "retention", "imports", "calendar"]
+SUITES = ["messaging", "automation", "campaigns", "web", "retention", "imports", "calendar", "dashboard"]
 
 
 def main(argv=None):
