@@ -12,17 +12,18 @@ scan that turns them decides when they go), and event-driven messages (a booking
 confirmation), which have no time to forecast.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Subquery
 
 from automation import engine, scan
-from automation.engine import Preview
+from automation.engine import Occurrence, Preview
 from automation.models import AutomationLog, AutomationRule, TriggerEvent
 
 
-def upcoming(*, now: datetime, hours: int = 24, trainer_id: int | None = None) -> list[Preview]:
-    """The messages the scans of the next ``hours`` will create, soonest first.
+def occurrences(*, now: datetime, hours: int = 24, trainer_id: int | None = None) -> list[Occurrence]:
+    """What the scans of the next ``hours`` will find due, soonest first (not judged yet).
 
     ``trainer_id``: only that trainer's clients (a trainer's own book).
     """
@@ -35,26 +36,59 @@ def upcoming(*, now: datetime, hours: int = 24, trainer_id: int | None = None) -
     if not rules:
         return []
     start, until = scan.window_start_after(rules[0].scanned_until, now), now + timedelta(hours=hours)
-    occurrences = []
+    found = []
     for event, finder in scan.FINDERS.items():
         event_rules = [rule for rule in rules if rule.trigger_event == event]
         if not event_rules:
             continue
         if event == TriggerEvent.SESSION_SCHEDULED:
-            occurrences += finder(event_rules, start, until, forecast=True)
+            found += finder(event_rules, start, until, forecast=True)
         else:
-            occurrences += finder(event_rules, start, until)
+            found += finder(event_rules, start, until)
     if trainer_id is not None:
         # Narrowed before the engine loads anything: a trainer's page pays for her book only.
-        occurrences = [o for o in occurrences if o.trainer_id == trainer_id]
-    previews = [
+        found = [o for o in found if o.trainer_id == trainer_id]
+    found.sort(key=lambda o: (o.due_at, o.rule.pk, o.key))
+    return found
+
+
+@dataclass
+class Upcoming:
+    #: What will be sent, soonest first, as the engine judges it.
+    previews: list[Preview]
+    #: Occurrences due later in the period that were not judged (beyond ``limit``).
+    later: int = 0
+
+
+def upcoming(
+    *, now: datetime, hours: int = 24, trainer_id: int | None = None, limit: int | None = None
+) -> Upcoming:
+    """The messages the scans of the next ``hours`` will create, soonest first.
+
+    ``limit``: judge only the soonest ``limit`` occurrences (a page shows a few; a busy
+    studio has thousands a day) and count the rest in ``later``.
+    """
+    found = occurrences(now=now, hours=hours, trainer_id=trainer_id)
+    judged = found if limit is None else found[:limit]
+    return Upcoming(
+        previews=_sendable(judged, now=now, trainer_id=trainer_id), later=len(found) - len(judged)
+    )
+
+
+def find_upcoming(*, now: datetime, rule_id: int, key: str, trainer_id: int | None = None) -> Preview | None:
+    """One occurrence of the next 24 hours that will be sent, or ``None``."""
+    found = [o for o in occurrences(now=now, trainer_id=trainer_id) if o.rule.pk == rule_id and o.key == key]
+    sendable = _sendable(found, now=now, trainer_id=trainer_id)
+    return sendable[0] if sendable else None
+
+
+def _sendable(found, *, now, trainer_id) -> list[Preview]:
+    return [
         p
-        for p in engine.preview_occurrences(occurrences, now=now)
+        for p in engine.preview_occurrences(found, now=now)
         # The engine re-reads the client: one moved to another trainer a moment ago is not hers.
         if p.reason is None and (trainer_id is None or p.client.trainer_id == trainer_id)
     ]
-    previews.sort(key=lambda p: (p.occurrence.due_at, p.occurrence.rule.pk, p.occurrence.key))
-    return previews
 
 
 def skip_reason(user) -> str:

@@ -261,6 +261,13 @@ def _zone_names() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones() | {settings.STUDIO_TIME_ZONE}))
 
 
+@functools.cache
+def _zones() -> tuple[tuple[str, ZoneInfo], ...]:
+    # Held for the process: ZoneInfo's own cache keeps only a few zones, so building
+    # ~600 of them each scan read their files again (most of a scan's time).
+    return tuple((name, ZoneInfo(name)) for name in _zone_names())
+
+
 def birthday_dates(start: datetime, now: datetime, hour: int) -> dict[date, set[str]]:
     """Local dates whose ``hour`` o'clock falls in (start, now], with the zones it does in.
 
@@ -268,8 +275,7 @@ def birthday_dates(start: datetime, now: datetime, hour: int) -> dict[date, set[
     each offset pair is worked out once instead of once for each of ~600 zones.
     """
     groups = {}
-    for name in _zone_names():
-        tz = ZoneInfo(name)
+    for name, tz in _zones():
         groups.setdefault((tz.utcoffset(start), tz.utcoffset(now)), []).append(name)
     short = now - start <= timedelta(days=7)
     found = {}

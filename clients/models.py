@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import ExtractDay, ExtractMonth, Lower
 from phonenumber_field.modelfields import PhoneNumberField
 
 from clients.validators import known_timezones, validate_timezone
@@ -124,6 +124,8 @@ class Client(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["trainer", "status"]),
+            # Birthdays by month and day: the automation scan and the dashboard's forecast.
+            models.Index(ExtractMonth("birth_date"), ExtractDay("birth_date"), name="client_birthday_idx"),
         ]
 
     def __str__(self):

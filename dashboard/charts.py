@@ -50,7 +50,8 @@ def _month(day) -> str:
     return f"{day:%b %Y}"
 
 
-def build(*, figures, delivery_rate) -> list[Chart]:
+def build(*, figures) -> list[Chart]:
+    delivery_rate = figures.rate
     weeks, months = figures.weeks, figures.months
     return [
         Chart(

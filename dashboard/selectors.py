@@ -10,12 +10,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import (
     Case,
     CharField,
     Count,
     DateTimeField,
     DecimalField,
+    Exists,
     F,
     Max,
     Min,
@@ -23,12 +25,10 @@ from django.db.models import (
     Q,
     Subquery,
     Sum,
-    TextField,
     Value,
     When,
-    Window,
 )
-from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
+from django.db.models.functions import Coalesce, Concat, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from automation import forecast
@@ -38,7 +38,7 @@ from clients.roles import is_manager
 from clients.selectors import visible_clients
 from common.clock import studio_midnight, studio_today, studio_tz
 from messaging.heartbeat import DELIVERY
-from messaging.inbox.selectors import conversations
+from messaging.inbox.selectors import conversations, unread_messages
 from messaging.models import Message, WorkerHeartbeat
 from scheduling.models import Session
 
@@ -83,12 +83,10 @@ class Scope:
 
 def trainers():
     """Staff who train at least one client (the manager's picker)."""
-    from django.contrib.auth import get_user_model  # the user model is the project's choice
-
     return (
         get_user_model()
-        .objects.filter(is_active=True, is_staff=True, clients__isnull=False)
-        .distinct()
+        .objects.filter(Exists(Client.objects.filter(trainer=OuterRef("pk"))), is_active=True, is_staff=True)
+        .only("pk", "username", "first_name", "last_name")
         .order_by("first_name", "last_name", "username")
     )
 
@@ -105,6 +103,7 @@ def sessions_today_and_tomorrow(scope: Scope, *, now: datetime) -> tuple[date, l
     sessions = (
         scope.narrow(Session.objects.filter(starts_at__gte=start, starts_at__lt=end))
         .select_related("client", "trainer")
+        .defer("client__phone", "client__notes", "notes")
         .order_by("starts_at", "pk")[: SESSION_ROWS + 1]
     )
     sessions = list(sessions)
@@ -136,6 +135,9 @@ def _overdue_q(today: date) -> Q:
     return Q(status=Payment.Status.OVERDUE) | Q(status=Payment.Status.PENDING, due_date__lt=today)
 
 
+REACHED = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ)
+NOT_REACHED = (Message.Status.FAILED, Message.Status.SUPPRESSED)
+
 OUTCOMES = (
     ("completed", "Completed"),
     ("no_show", "No-show"),
@@ -166,8 +168,13 @@ class Figures:
     currency: str
     months: list
     weeks: list
+    overdue_total: Decimal = Decimal(0)
+    overdue_count: int = 0
     due_soon_total: Decimal = Decimal(0)
     due_soon_count: int = 0
+    unread: int = 0
+    needs_reply: int = 0
+    rate: dict = field(default_factory=dict)  # channel -> {week: [reached, not reached]}
     collected: dict = field(default_factory=dict)  # first of month -> Decimal
     sessions: dict = field(default_factory=dict)  # week -> {outcome: n}
     clients: dict = field(default_factory=dict)  # month -> {"new": n, "lost": n}
@@ -184,9 +191,10 @@ class Figures:
 
 
 def figures(scope: Scope, *, now: datetime) -> Figures:
-    """Due in the next 7 days, collected per month, sessions per week by outcome, new
-    and lost clients per month (the studio's calendar), and the two facts behind the
-    delivery banner: each a ``GROUP BY`` of its own, sent as one ``UNION ALL``.
+    """Overdue, due in the next 7 days, collected per month, sessions per week by
+    outcome, new and lost clients per month (the studio's calendar), the inbox's unread
+    and needs-reply counts, and the two facts behind the delivery banner: each a
+    ``GROUP BY`` of its own, sent as one ``UNION ALL``.
 
     A cancellation is late when it came less than ``CANCELLATION_NOTICE_HOURS``
     before the start. A client is "lost" in the month the record was last changed
@@ -204,12 +212,19 @@ def figures(scope: Scope, *, now: datetime) -> Figures:
         collected=dict.fromkeys(months, Decimal(0)),
         sessions={week: dict.fromkeys((key for key, _ in OUTCOMES), 0) for week in weeks},
         clients={month: {"new": 0, "lost": 0} for month in months},
+        rate={channel: {week: [0, 0] for week in weeks} for channel in Channel.values},
     )
     due_soon = Q(status=Payment.Status.PENDING, due_date__gte=today, due_date__lte=today + timedelta(days=7))
     paid = Q(status=Payment.Status.PAID, paid_at__gte=since_month)
+    overdue = _overdue_q(today)
     payments = _series(
-        scope.narrow(Payment.objects.filter(due_soon | paid)),
-        series=Case(When(paid, then=Value("paid")), default=Value("due"), output_field=CharField()),
+        scope.narrow(Payment.objects.filter(due_soon | paid | overdue)),
+        series=Case(
+            When(paid, then=Value("paid")),
+            When(due_soon, then=Value("due")),
+            default=Value("overdue"),
+            output_field=CharField(),
+        ),
         bucket=Case(When(paid, then=TruncMonth("paid_at", tzinfo=tz)), output_field=DateTimeField()),
         total=Sum("amount"),
     )
@@ -241,6 +256,43 @@ def figures(scope: Scope, *, now: datetime) -> Figures:
         series=Value("lost", output_field=CharField()),
         bucket=TruncMonth("updated_at", tzinfo=tz),
     )
+    # Outgoing messages that reached the provider (or the client's inbox) or not, per
+    # channel and week: "rate:sms:1" / "rate:sms:0".
+    rate = _series(
+        scope.narrow(
+            Message.objects.filter(
+                direction=Message.Direction.OUTBOUND,
+                created_at__gte=since_week,
+                status__in=REACHED + NOT_REACHED,
+            )
+        ),
+        series=Concat(
+            Value("rate:"),
+            "channel",
+            Case(When(status__in=REACHED, then=Value(":1")), default=Value(":0")),
+            output_field=CharField(),
+        ),
+        bucket=TruncWeek("created_at", tzinfo=tz),
+    )
+    unread = _series(
+        scope.narrow(unread_messages().filter(client__isnull=False)),
+        series=Value("unread", output_field=CharField()),
+        bucket=Max("created_at"),
+    )
+    # Conversations whose last message is the client's (the inbox's "needs reply"), among
+    # those active lately: each has exactly one inbound message with nothing after it.
+    later = Message.objects.filter(client=OuterRef("client"), created_at__gt=OuterRef("created_at"))
+    needs_reply = _series(
+        scope.narrow(
+            Message.objects.filter(
+                direction=Message.Direction.INBOUND,
+                client__isnull=False,
+                created_at__gte=now - timedelta(days=NEEDS_REPLY_DAYS),
+            ).filter(~Exists(later))
+        ),
+        series=Value("needs_reply", output_field=CharField()),
+        bucket=Max("created_at"),
+    )
     # The banner's two facts are the studio's, whoever looks: one worker pool, one queue.
     worker = _series(
         WorkerHeartbeat.objects.filter(name=DELIVERY),
@@ -256,9 +308,16 @@ def figures(scope: Scope, *, now: datetime) -> Figures:
         series=Value("queue", output_field=CharField()),
         bucket=Min(Coalesce("next_attempt_at", "created_at")),
     )
-    for row in payments.union(sessions, new, lost, worker, queue, all=True):
+    parts = payments.union(sessions, new, lost, rate, unread, needs_reply, worker, queue, all=True)
+    for row in parts:
         series, bucket, n, total = row["part"], _day(row["bucket"]), row["n"], row["total"]
-        if series == "due":
+        if series == "overdue":
+            result.overdue_total, result.overdue_count = total, n
+        elif series == "unread":
+            result.unread = n
+        elif series == "needs_reply":
+            result.needs_reply = n
+        elif series == "due":
             result.due_soon_total, result.due_soon_count = total, n
         elif series == "paid":
             if bucket in result.collected:
@@ -266,6 +325,10 @@ def figures(scope: Scope, *, now: datetime) -> Figures:
         elif series in ("new", "lost"):
             if bucket in result.clients:
                 result.clients[bucket][series] += n
+        elif series.startswith("rate:"):
+            _, channel, reached = series.split(":")
+            if bucket in result.rate.get(channel, {}):
+                result.rate[channel][bucket][0 if reached == "1" else 1] += n
         elif series == "worker":
             result.worker_seen_at = row["bucket"]
         elif series == "queue":
@@ -278,61 +341,54 @@ def figures(scope: Scope, *, now: datetime) -> Figures:
 # --- Money ------------------------------------------------------------------------------------
 
 
-@dataclass
-class Overdue:
-    total: Decimal
-    count: int
-    oldest: list
-
-
-def overdue(scope: Scope, *, now: datetime) -> Overdue:
-    """The overdue total and count, with the oldest few payments (one query)."""
+def oldest_overdue(scope: Scope, *, now: datetime) -> list[Payment]:
+    """The oldest few overdue payments, with days overdue (the totals are in ``figures``)."""
     today = studio_today(now)
     rows = list(
         scope.narrow(Payment.objects.filter(_overdue_q(today)))
-        .annotate(all_total=Window(Sum("amount")), all_count=Window(Count("pk")))
         .select_related("client")
+        .defer("client__phone", "client__notes")
         .order_by("due_date", "pk")[:OVERDUE_ROWS]
     )
     for payment in rows:
         payment.days_overdue = (today - payment.due_date).days
-    if not rows:
-        return Overdue(Decimal(0), 0, [])
-    return Overdue(rows[0].all_total, rows[0].all_count, rows)
+    return rows
 
 
 # --- Inbox ----------------------------------------------------------------------------------
 
-
-@dataclass
-class Inbox:
-    unread: int
-    needs_reply: int
-    latest: list
+#: The latest conversations are found among the clients of this many latest messages.
+RECENT_MESSAGES = 100
+#: "Needs a reply" and the latest conversations look at the last this many days.
+NEEDS_REPLY_DAYS = 30
 
 
-def inbox(scope: Scope) -> Inbox:
-    """Unread and needs-reply counts with the latest conversations, in one query: the
-    counts are window sums over every conversation, read off the first row."""
-    latest = Message.objects.filter(client=OuterRef("pk")).order_by("-created_at", "-pk")
-    rows = list(
-        conversations(user=scope.user, trainer_id=scope.trainer_id).annotate(
-            last_body=Subquery(latest.values("body")[:1]),
-            all_unread=Window(Sum("unread_count")),
-            all_needs_reply=Window(
-                Sum(Case(When(last_direction=Message.Direction.INBOUND, then=1), default=0))
-            ),
-        )[:CONVERSATION_ROWS]
+def latest_conversations(scope: Scope, *, now: datetime) -> list[Client]:
+    """The latest few conversations of the last ``NEEDS_REPLY_DAYS``, with unread
+    counts and the last message's text.
+
+    The inbox's own conversation query, over only the clients of the latest
+    ``RECENT_MESSAGES`` messages, so its per-client subqueries run for a hundred
+    clients, not the whole book (one query).
+    """
+    recent = (
+        scope.narrow(
+            Message.objects.filter(
+                client__isnull=False, created_at__gte=now - timedelta(days=NEEDS_REPLY_DAYS)
+            )
+        )
+        .order_by("-created_at", "-pk")
+        .values("client_id")[:RECENT_MESSAGES]
     )
-    if not rows:
-        return Inbox(0, 0, [])
-    return Inbox(unread=rows[0].all_unread, needs_reply=rows[0].all_needs_reply, latest=rows)
+    latest = Message.objects.filter(client=OuterRef("pk")).order_by("-created_at", "-pk")
+    return list(
+        conversations(user=scope.user, trainer_id=scope.trainer_id)
+        .filter(pk__in=recent)
+        .annotate(last_body=Subquery(latest.values("body")[:1]))[:CONVERSATION_ROWS]
+    )
 
 
 # --- Delivery health and the delivery-rate chart (one query) ---------------------------------
-
-REACHED = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ)
-NOT_REACHED = (Message.Status.FAILED, Message.Status.SUPPRESSED)
 
 
 @dataclass
@@ -369,62 +425,44 @@ class Health:
     suppressed: int = 0
     held: int = 0
     reasons: list = field(default_factory=list)
-    rate: dict = field(default_factory=dict)  # channel -> {week: (reached, not reached)}
     worker_seen_at: datetime | None = None
     oldest_due_at: datetime | None = None
     banner: list = field(default_factory=list)
 
 
 def delivery_health(scope: Scope, *, now: datetime) -> Health:
-    """Last 7 days' failures and suppressions, what is held now, and 12 weeks of delivery rate."""
+    """Last 7 days' failures and suppressions and what is held now, by reason."""
     since = now - timedelta(days=7)
-    weeks = week_starts(studio_today(now), WEEKS)
-    chart_since = studio_midnight(weeks[0])
     held = Q(status=Message.Status.QUEUED, next_attempt_at__gt=now)
-    recent_problem = Q(status__in=NOT_REACHED, created_at__gte=since)
-    in_chart = Q(created_at__gte=chart_since, status__in=REACHED + NOT_REACHED)
     rows = (
-        scope.narrow(Message.objects.filter(direction=Message.Direction.OUTBOUND).filter(held | in_chart))
+        scope.narrow(
+            Message.objects.filter(direction=Message.Direction.OUTBOUND).filter(
+                held | Q(status__in=NOT_REACHED, created_at__gte=since)
+            )
+        )
         .annotate(
             kind=Case(
                 When(held & ~Q(error=""), then=Value("retry")),
                 When(held, then=Value("deferred")),
-                When(recent_problem, then=F("status")),
-                default=Value(""),
+                default=F("status"),
                 output_field=CharField(),
-            ),
-            reason=Case(
-                When(recent_problem | held, then=F("error")), default=Value(""), output_field=TextField()
-            ),
-            week=Case(When(in_chart, then=TruncWeek("created_at", tzinfo=studio_tz()))),
+            )
         )
         .order_by()
-        .values("kind", "reason", "week", "channel", "status")
+        .values("kind", "error")
         .annotate(n=Count("pk"))
     )
     health = Health(since=since, now=now)
-    health.rate = {channel: {week: [0, 0] for week in weeks} for channel in Channel.values}
-    reasons = {}
     for row in rows:
         kind, n = row["kind"], row["n"]
-        if kind:
-            key = (kind, row["reason"])
-            reasons[key] = reasons.get(key, 0) + n
-            if kind == Message.Status.FAILED:
-                health.failed += n
-            elif kind == Message.Status.SUPPRESSED:
-                health.suppressed += n
-            else:
-                health.held += n
-        if row["week"] is not None:
-            week = _day(row["week"])
-            bucket = health.rate.get(row["channel"], {}).get(week)
-            if bucket is not None:
-                bucket[0 if row["status"] in REACHED else 1] += n
-    health.reasons = sorted(
-        (Reason(kind, reason, count) for (kind, reason), count in reasons.items()),
-        key=lambda r: (_KIND_ORDER[r.kind], -r.count, r.reason),
-    )
+        health.reasons.append(Reason(kind, row["error"], n))
+        if kind == Message.Status.FAILED:
+            health.failed += n
+        elif kind == Message.Status.SUPPRESSED:
+            health.suppressed += n
+        else:
+            health.held += n
+    health.reasons.sort(key=lambda r: (_KIND_ORDER[r.kind], -r.count, r.reason))
     return health
 
 
@@ -448,5 +486,6 @@ def worker_check(health: Health, figures: Figures, *, now: datetime):
 # --- Coming up from automation ---------------------------------------------------------------
 
 
-def coming_up(scope: Scope, *, now: datetime):
-    return forecast.upcoming(now=now, hours=24, trainer_id=scope.trainer_id)
+def coming_up(scope: Scope, *, now: datetime) -> forecast.Upcoming:
+    """The soonest ``FORECAST_ROWS`` occurrences of the next 24 hours, judged."""
+    return forecast.upcoming(now=now, hours=24, trainer_id=scope.trainer_id, limit=FORECAST_ROWS)

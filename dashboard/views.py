@@ -46,7 +46,6 @@ def index(request):
     health = selectors.delivery_health(scope, now=now)
     selectors.worker_check(health, figures, now=now)
     _link_message_list(health, scope)
-    inbox = selectors.inbox(scope)
     upcoming = selectors.coming_up(scope, now=now)
     context.update(
         title="Today",
@@ -59,16 +58,17 @@ def index(request):
         sessions=sessions[: selectors.SESSION_ROWS],
         more_sessions=len(sessions) > selectors.SESSION_ROWS,
         figures=figures,
-        overdue=selectors.overdue(scope, now=now),
-        inbox=inbox,
+        oldest_overdue=selectors.oldest_overdue(scope, now=now),
+        conversations=selectors.latest_conversations(scope, now=now),
+        needs_reply_days=selectors.NEEDS_REPLY_DAYS,
         health=health,
-        upcoming=upcoming[: selectors.FORECAST_ROWS],
-        upcoming_more=max(len(upcoming) - selectors.FORECAST_ROWS, 0),
-        charts=charts.build(figures=figures, delivery_rate=health.rate),
+        upcoming=upcoming.previews,
+        upcoming_later=upcoming.later,
+        charts=charts.build(figures=figures),
     )
     if scope.trainer_id is None or not manager:
         # The header's unread badge counts the same conversations: no second query.
-        context["inbox_unread_total"] = inbox.unread
+        context["inbox_unread_total"] = figures.unread
     return TemplateResponse(request, "dashboard/index.html", context)
 
 
@@ -123,12 +123,12 @@ def skip_upcoming(request):
     """Skip one coming automation message: it must be on this user's forecast now."""
     rule_id, key = parse_pk(request.POST.get("rule")), request.POST.get("key", "")
     scope = Scope.for_request(request.user, None)
-    for preview in forecast.upcoming(now=timezone.now(), hours=24, trainer_id=scope.trainer_id):
-        occ = preview.occurrence
-        if occ.rule.pk == rule_id and occ.key == key:
-            break
-    else:
+    preview = forecast.find_upcoming(
+        now=timezone.now(), rule_id=rule_id, key=key, trainer_id=scope.trainer_id
+    )
+    if preview is None:
         raise Http404("Not coming up (any more).")
+    occ = preview.occurrence
     if forecast.occurrence_skip(preview=preview, user=request.user):
         messages.success(request, f"“{occ.rule}” will not be sent to {preview.client}.")
     else:

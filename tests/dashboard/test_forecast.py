@@ -85,7 +85,7 @@ def listed(previews):
 
 def test_what_the_forecast_lists_is_exactly_what_the_scans_of_the_next_24_hours_send(studio, trainer):
     with time_machine.travel(T0, tick=False):
-        coming = forecast.upcoming(now=T0, hours=24)
+        coming = forecast.upcoming(now=T0, hours=24).previews
     assert [(p.client.first_name, p.occurrence.rule.name) for p in coming] == [
         ("Ana", "session_scheduled 2h"),
         ("Theirs", "session_scheduled 2h"),
@@ -104,8 +104,8 @@ def test_what_the_forecast_lists_is_exactly_what_the_scans_of_the_next_24_hours_
 
 def test_a_trainer_sees_only_her_own_clients_coming_up(studio, trainer, other_trainer):
     with time_machine.travel(T0, tick=False):
-        mine = forecast.upcoming(now=T0, hours=24, trainer_id=trainer.pk)
-        theirs = forecast.upcoming(now=T0, hours=24, trainer_id=other_trainer.pk)
+        mine = forecast.upcoming(now=T0, hours=24, trainer_id=trainer.pk).previews
+        theirs = forecast.upcoming(now=T0, hours=24, trainer_id=other_trainer.pk).previews
     assert {p.client.trainer_id for p in mine} == {trainer.pk} and len(mine) == 5
     assert [p.client.first_name for p in theirs] == ["Theirs"]
 
@@ -113,7 +113,7 @@ def test_a_trainer_sees_only_her_own_clients_coming_up(studio, trainer, other_tr
 def test_what_the_last_scan_has_not_reached_yet_is_listed_as_due_at_the_next_scan(studio):
     ScanState.objects.filter(name="time-triggers").update(scanned_until=T0 - timedelta(hours=2))
     with time_machine.travel(T0, tick=False):
-        coming = forecast.upcoming(now=T0, hours=1)
+        coming = forecast.upcoming(now=T0, hours=1).previews
     # The 2 h reminder of Ana's 3 h session fell due at T0+1h; the catch-up window of the
     # next scan begins two hours back, where the last one stopped.
     assert [p.client.first_name for p in coming] == ["Ana"]
@@ -121,7 +121,7 @@ def test_what_the_last_scan_has_not_reached_yet_is_listed_as_due_at_the_next_sca
 
 def test_skip_this_one_records_the_occurrence_and_the_scan_never_sends_it(studio, trainer_client, trainer):
     with time_machine.travel(T0, tick=False):
-        coming = forecast.upcoming(now=T0, hours=24, trainer_id=trainer.pk)
+        coming = forecast.upcoming(now=T0, hours=24, trainer_id=trainer.pk).previews
         bo = next(p for p in coming if p.occurrence.rule.name == "session_scheduled 24h")
         response = trainer_client.post(
             reverse("dashboard:skip_upcoming"),
@@ -130,9 +130,9 @@ def test_skip_this_one_records_the_occurrence_and_the_scan_never_sends_it(studio
         assert response.status_code == 302
         log = AutomationLog.objects.get(rule=bo.occurrence.rule, occurrence_key=bo.occurrence.key)
         assert (log.status, log.error, log.client.first_name) == ("skipped", "skipped by trainer_a", "Bo")
-        assert listed(forecast.upcoming(now=T0, hours=24, trainer_id=trainer.pk)) == listed(coming) - {
-            (bo.occurrence.rule.pk, bo.occurrence.key)
-        }
+        assert listed(forecast.upcoming(now=T0, hours=24, trainer_id=trainer.pk).previews) == listed(
+            coming
+        ) - {(bo.occurrence.rule.pk, bo.occurrence.key)}
     scans_until(T0 + timedelta(hours=24))
     assert (bo.occurrence.rule.pk, bo.occurrence.key) not in sent()
     assert not Message.objects.filter(session__client__first_name="Bo", rule=bo.occurrence.rule).exists()
@@ -145,7 +145,7 @@ def test_skip_this_one_records_the_occurrence_and_the_scan_never_sends_it(studio
 
 def test_skip_is_scoped_and_post_only(studio, trainer_client, other_trainer):
     with time_machine.travel(T0, tick=False):
-        theirs = forecast.upcoming(now=T0, hours=24, trainer_id=other_trainer.pk)[0]
+        theirs = forecast.upcoming(now=T0, hours=24, trainer_id=other_trainer.pk).previews[0]
         url = reverse("dashboard:skip_upcoming")
         data = {"rule": theirs.occurrence.rule.pk, "key": theirs.occurrence.key}
         assert trainer_client.post(url, data).status_code == 404
@@ -156,7 +156,7 @@ def test_skip_is_scoped_and_post_only(studio, trainer_client, other_trainer):
 
 def test_a_manager_may_skip_any_trainers_occurrence(studio, manager_client, other_trainer):
     with time_machine.travel(T0, tick=False):
-        theirs = forecast.upcoming(now=T0, hours=24, trainer_id=other_trainer.pk)[0]
+        theirs = forecast.upcoming(now=T0, hours=24, trainer_id=other_trainer.pk).previews[0]
         manager_client.post(
             reverse("dashboard:skip_upcoming"),
             {"rule": theirs.occurrence.rule.pk, "key": theirs.occurrence.key},

@@ -119,9 +119,9 @@ def test_trainer_sees_her_own_book_only(trainer_client, trainer, other):
     assert "trainer_a-0" in page and "trainer_b-0" not in page
     context = response.context
     assert {s.client.trainer_id for s in context["sessions"]} == {trainer.pk}
-    assert context["overdue"].total == Decimal("45.00")
+    assert context["figures"].overdue_total == Decimal("45.00")
     assert context["figures"].due_soon_total == Decimal("45.00")
-    assert context["inbox"].unread == 1 and context["inbox"].needs_reply == 1
+    assert context["figures"].unread == 1 and context["figures"].needs_reply == 1
     assert context["health"].failed == 1 and context["health"].held == 1
     assert {p.client.trainer_id for p in context["upcoming"]} == {trainer.pk}
     assert context["upcoming"], "the 1 h reminder of the session in 2 h is coming up"
@@ -136,16 +136,16 @@ def test_manager_sees_the_studio_and_can_pick_a_trainer(manager_client, trainer,
     response = manager_client.get(INDEX)
     page = response.content.decode()
     assert "trainer_a-0" in page and "trainer_b-0" in page
-    assert response.context["overdue"].total == Decimal("90.00")
+    assert response.context["figures"].overdue_total == Decimal("90.00")
     assert {p.client.trainer_id for p in response.context["upcoming"]} == {trainer.pk, other.pk}
     assert 'id="dash-trainer"' in page
 
     picked = manager_client.get(INDEX, {"trainer": other.pk})
     page = picked.content.decode()
     assert "trainer_b-0" in page and "trainer_a-0" not in page
-    assert picked.context["overdue"].total == Decimal("45.00")
+    assert picked.context["figures"].overdue_total == Decimal("45.00")
     assert {p.client.trainer_id for p in picked.context["upcoming"]} == {other.pk}
-    assert picked.context["inbox"].unread == 1
+    assert picked.context["figures"].unread == 1
 
 
 def test_the_app_list_stays_on_the_page(manager_client):
