@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
         ('billing', '0002_dashboard_indexes'),
         ('campaigns', '0005_segment_bounds'),
         ('clients', '0005_dashboard_indexes'),
-        ('messaging', '0009_workerheartbeat'),
+        ('messaging', '0010_message_quiet_hours_override'),
         ('scheduling', '0003_dashboard_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
