@@ -163,58 +163,68 @@ def celebrated_on(birth_date: date, year: int) -> date:
         return date(year, 2, 28)
 
 
-def _why_not(occ: Occurrence, targets: _Targets, now: datetime):
-    """(client, session, payment, reason): reason is None when the occurrence is still due."""
+@dataclass(frozen=True)
+class Verdict:
+    """An occurrence's targets as they are now, and why it would be skipped (``None``: it is due)."""
+
+    client: Client | None
+    session: Session | None
+    payment: Payment | None
+    reason: str | None
+
+
+def _judge(occ: Occurrence, targets: _Targets, now: datetime) -> Verdict:
+    """Re-check one occurrence against its targets as loaded now."""
     event = occ.rule.trigger_event
     session = payment = None
     if occ.session_id:
         session = targets.sessions.get(occ.session_id)
         if session is None:
-            return None, None, None, "session deleted"
+            return Verdict(None, None, None, "session deleted")
         client = session.client
         if event == Event.SESSION_CANCELLED:
             if session.status != Session.Status.CANCELLED:
-                return client, session, None, "session is no longer cancelled"
+                return Verdict(client, session, None, "session is no longer cancelled")
         elif session.status != Session.Status.SCHEDULED:
-            return client, session, None, f"session {session.get_status_display().lower()}"
+            return Verdict(client, session, None, f"session {session.get_status_display().lower()}")
         if event == Event.SESSION_SCHEDULED:
             if session.starts_at != occ.expect_start:
-                return client, session, None, "session moved"
+                return Verdict(client, session, None, "session moved")
             if session.starts_at <= now:
-                return client, session, None, "session already started"
+                return Verdict(client, session, None, "session already started")
         if event == Event.SESSION_CREATED and session.starts_at <= now:
-            return client, session, None, "session already started"
+            return Verdict(client, session, None, "session already started")
         if event == Event.SESSION_MOVED:
             if session.sequence != occ.expect_sequence:
-                return client, session, None, "session moved again (the newer move is told)"
+                return Verdict(client, session, None, "session moved again (the newer move is told)")
             if session.starts_at <= now:
-                return client, session, None, "session already started"
+                return Verdict(client, session, None, "session already started")
     elif occ.payment_id:
         payment = targets.payments.get(occ.payment_id)
         if payment is None:
-            return None, None, None, "payment deleted"
+            return Verdict(None, None, None, "payment deleted")
         client = payment.client
         if payment.status != occ.expect_status:
-            return client, None, payment, f"payment {payment.get_status_display().lower()}"
+            return Verdict(client, None, payment, f"payment {payment.get_status_display().lower()}")
         if occ.expect_due and payment.due_date != occ.expect_due:
-            return client, None, payment, "due date changed"
+            return Verdict(client, None, payment, "due date changed")
     else:
         client = targets.clients.get(occ.client_id)
         if client is None:
-            return None, None, None, "client deleted"
+            return Verdict(None, None, None, "client deleted")
         if event == Event.BIRTHDAY:
             if (
                 client.birth_date is None
                 or celebrated_on(client.birth_date, occ.birthday.year) != occ.birthday
             ):
-                return client, None, None, "birth date changed"
+                return Verdict(client, None, None, "birth date changed")
             if now.astimezone(client.tzinfo).date() != occ.birthday:
-                return client, None, None, "birthday is over"
+                return Verdict(client, None, None, "birthday is over")
     if not occ.rule.in_scope(client):
-        return client, session, payment, "rule out of scope (the client has another trainer)"
+        return Verdict(client, session, payment, "rule out of scope (the client has another trainer)")
     if reason := client.cannot_receive_reason(occ.rule.channel, occ.rule.effective_category):
-        return client, session, payment, reason
-    return client, session, payment, None
+        return Verdict(client, session, payment, reason)
+    return Verdict(client, session, payment, None)
 
 
 def _not_after(occ: Occurrence, client, session):
@@ -370,8 +380,9 @@ def _fire_batch(batch, now, *, careful: bool) -> FireResult:
     logs, to_send = [], []
     for occ in mine:
         log = AutomationLog(pk=claimed[(occ.rule.pk, occ.key)], client_id=occ.client_id)
-        client, session, payment, reason = _why_not(occ, targets, now)
-        reason = occ.skip_reason or reason
+        verdict = _judge(occ, targets, now)
+        client, session, payment = verdict.client, verdict.session, verdict.payment
+        reason = occ.skip_reason or verdict.reason
         if client is None:
             log.client_id = None
         if reason:
@@ -442,7 +453,7 @@ def _dry_run(batch, now) -> FireResult:
             result.add(occ.rule.pk, ALREADY)
     targets = _load_targets(todo)
     for occ in todo:
-        reason = occ.skip_reason or _why_not(occ, targets, now)[3]
+        reason = occ.skip_reason or _judge(occ, targets, now).reason
         result.add(occ.rule.pk, LogStatus.SKIPPED if reason else WOULD_SEND)
     return result
 
@@ -476,6 +487,8 @@ def preview_occurrences(occurrences, *, now: datetime) -> list[Preview]:
     previews = []
     for occ in todo:
         at = max(occ.due_at or now, now)
-        client, session, payment, reason = _why_not(occ, targets, at)
-        previews.append(Preview(occ, client, session, payment, occ.skip_reason or reason))
+        verdict = _judge(occ, targets, at)
+        previews.append(
+            Preview(occ, verdict.client, verdict.session, verdict.payment, occ.skip_reason or verdict.reason)
+        )
     return previews
