@@ -177,8 +177,8 @@ class StaffProfileAdmin(admin.ModelAdmin):
     """Managers set each staff member's zone here; everyone sets their own under My settings."""
 
     form = StaffSettingsForm
-    fields = ("user", "timezone")
-    list_display = ("user", "timezone_or_studio")
+    fields = ("user", "timezone", "notify")
+    list_display = ("user", "timezone_or_studio", "notify")
     list_select_related = ("user",)
     search_fields = ("user__username", "user__first_name", "user__last_name")
 
@@ -187,7 +187,7 @@ class StaffProfileAdmin(admin.ModelAdmin):
         return obj.timezone or f"studio's ({obj.tzinfo.key})"
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        kwargs["fields"] = ("user", "timezone")
+        kwargs["fields"] = ("user", "timezone", "notify")
         return super().get_form(request, obj, change=change, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -202,7 +202,7 @@ class StaffProfileAdmin(admin.ModelAdmin):
 class StaffProfileInline(admin.StackedInline):
     model = StaffProfile
     form = StaffSettingsForm
-    fields = ("timezone",)
+    fields = ("timezone", "notify")
     can_delete = False
     verbose_name_plural = "Staff settings"
 

@@ -81,9 +81,17 @@ class ClientForm(forms.ModelForm):
 class StaffSettingsForm(forms.ModelForm):
     class Meta:
         model = StaffProfile
-        fields = ("timezone",)
+        fields = ("timezone", "notify")
         labels = {"timezone": "My time zone"}
         widgets = {"timezone": DatalistTextInput(sorted(known_timezones()))}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left out of a post, the choice stays what it was.
+        self.fields["notify"].required = False
+
+    def clean_notify(self):
+        return self.cleaned_data.get("notify") or self.instance.notify or StaffProfile.Notify.NOTHING
 
 
 class ClientImportForm(ImportForm):

@@ -171,7 +171,13 @@ class Client(TimeStampedModel):
 
 
 class StaffProfile(models.Model):
-    """What a staff user sets for themselves: the zone their pages show times in."""
+    """What a staff user sets for themselves: the zone their pages show times in, and how
+    they hear what their clients do besides the inbox."""
+
+    class Notify(models.TextChoices):
+        NOTHING = "nothing", "Nothing (the inbox only)"
+        EACH = "each", "An email per event"
+        HOURLY = "hourly", "One digest email per hour"
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
@@ -182,6 +188,16 @@ class StaffProfile(models.Model):
         validators=[validate_timezone],
         help_text="IANA time zone your pages show times in, e.g. America/New_York. Blank means the studio's.",
     )
+    notify = models.CharField(
+        "tell me what my clients do",
+        max_length=10,
+        choices=Notify.choices,
+        default=Notify.NOTHING,
+        help_text="Replies, confirmations, cancellations, opt-outs and failed messages always appear "
+        "in your inbox; this adds an email to your own address.",
+    )
+    #: The hourly digest has told everything up to here (it claims the next window).
+    digested_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "staff settings"

@@ -155,10 +155,33 @@ def client_rotate_portal_secret(*, client: Client) -> Client:
     return client
 
 
-def staff_set_timezone(*, user, timezone_name: str) -> StaffProfile:
-    """Set the zone ``user``'s pages show times in (blank: the studio's)."""
+def staff_set_timezone(*, user, timezone_name: str, notify: str | None = None) -> StaffProfile:
+    """Set the zone ``user``'s pages show times in (blank: the studio's) and, when given,
+    how they are told what their clients do (``StaffProfile.Notify``)."""
     profile, _ = StaffProfile.objects.get_or_create(user=user)
     profile.timezone = timezone_name.strip()
+    if notify is not None:
+        if notify == StaffProfile.Notify.HOURLY and profile.notify != notify:
+            # The first digest covers from now on, not everything that ever happened.
+            profile.digested_until = timezone.now()
+        profile.notify = notify
     profile.full_clean()
     profile.save()
     return profile
+
+
+def staff_claim_digest_window(*, profile: StaffProfile, until):
+    """Take the next stretch of time an hourly digest covers: ``(since, until)``, or ``None``
+    when another run took it first (two workers running the schedule at once).
+
+    A conditional update on the row is the claim, so each stretch is told once.
+    """
+    since = profile.digested_until
+    claimed = (
+        StaffProfile.objects.filter(pk=profile.pk, digested_until=since)
+        if since is not None
+        else StaffProfile.objects.filter(pk=profile.pk, digested_until__isnull=True)
+    ).update(digested_until=until)
+    if not claimed or (since is not None and since >= until):
+        return None
+    return since, until

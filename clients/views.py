@@ -19,7 +19,11 @@ def my_settings(request):
     form = StaffSettingsForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
         try:
-            staff_set_timezone(user=request.user, timezone_name=form.cleaned_data["timezone"])
+            staff_set_timezone(
+                user=request.user,
+                timezone_name=form.cleaned_data["timezone"],
+                notify=form.cleaned_data["notify"],
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:

@@ -44,8 +44,9 @@ from django.utils import timezone
 from clients.models import Category, Channel, ConsentChange
 from clients.services import client_email_suppress, client_sms_opt_out
 from common.clock import studio_midnight, studio_today
+from messaging.activity import record_client_activity
 from messaging.channels import DeliveryError, get_channel
-from messaging.models import Message, MessageEvent
+from messaging.models import ClientActivity, Message, MessageEvent
 
 logger = logging.getLogger(__name__)
 
@@ -348,6 +349,11 @@ def _delivery_failed(message, state, exc: DeliveryError):
         return
     if exc.permanent or message.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
         _fail(message, state, error, now=now)
+        if message.client_id:
+            # Failed for good (an invalid number, a refused address): the trainer hears of it.
+            record_client_activity(
+                client=message.client, kind=ClientActivity.Kind.MESSAGE_FAILED, detail=error, message=message
+            )
         if exc.refused_recipient and message.client_id:
             _stop_reaching(message, exc.refused_recipient)
         return

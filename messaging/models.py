@@ -121,6 +121,48 @@ class Message(TimeStampedModel):
         return f"{self.get_channel_display()} to {self.client or self.to_address}: {self.subject or self.body[:40]}"
 
 
+class ClientActivity(models.Model):
+    """Something a client did (or that happened to reaching them) that their trainer should hear.
+
+    Shown in the client's inbox thread between the messages and counted as unread
+    until staff read the thread; the trainer may also be emailed about it
+    (``messaging.activity``). Replies are messages already and are not doubled here.
+    """
+
+    class Kind(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed a session"
+        CANCELLED = "cancelled", "Cancelled a session"
+        LATE_CANCEL_REFUSED = "late_cancel_refused", "Tried to cancel too late"
+        SMS_OPTED_OUT = "sms_opted_out", "Opted out of SMS"
+        SMS_OPTED_IN = "sms_opted_in", "Opted back in to SMS"
+        EMAIL_UNSUBSCRIBED = "email_unsubscribed", "Unsubscribed from email"
+        MESSAGE_FAILED = "message_failed", "A message could not be delivered"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    detail = models.TextField(blank=True, help_text="The client's reason, the provider's error...")
+    session = models.ForeignKey(
+        "scheduling.Session", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    #: When the trainer was emailed about it on its own (her "an email per event" choice).
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "client activity"
+        verbose_name_plural = "client activity"
+        indexes = [models.Index(fields=["client", "created_at"], name="activity_thread_idx")]
+
+    def __str__(self):
+        return f"{self.client}: {self.get_kind_display()}"
+
+    #: The inbox thread interleaves these with messages.
+    is_activity = True
+
+
 class MessageEvent(models.Model):
     """Status history of a message, and the ledger of provider events already applied."""
 

@@ -5,7 +5,7 @@ import time
 
 from django.conf import settings
 
-from messaging import delivery
+from messaging import activity, delivery
 from messaging.heartbeat import record_heartbeat
 from messaging.services import kick_delivery
 
@@ -38,3 +38,13 @@ def deliver_pending() -> int:
 def deliver_test_email(*, message_id: int) -> bool:
     """Send one staff test email (``messaging.services.send_test_email``)."""
     return delivery.deliver_test_email(message_id=message_id)
+
+
+def notify_trainer(*, activity_id: int | None = None, message_id: int | None = None) -> bool:
+    """Email a trainer one thing a client did (her "an email per event" choice)."""
+    return activity.notify_trainer(activity_id=activity_id, message_id=message_id)
+
+
+def send_trainer_digests() -> int:
+    """The hourly schedule: one digest email per trainer who chose it."""
+    return activity.send_trainer_digests()

@@ -11,8 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clients.models import ConsentChange
-from clients.services import client_email_unsubscribe
-from messaging import webhooks
+from messaging import activity, webhooks
 from messaging.unsubscribe import client_for_token
 
 logger = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def unsubscribe(request, token):
         return render(request, "messaging/unsubscribe_invalid.html", status=404)
     if request.method == "POST":
         # 200, never a redirect: one-click senders do not follow them.
-        client_email_unsubscribe(
+        activity.email_unsubscribed(
             client=client,
             source=ConsentChange.Source.UNSUBSCRIBE_LINK,
             detail="one-click" if request.POST.get("List-Unsubscribe") == "One-Click" else "confirm page",

@@ -15,11 +15,11 @@ from django.utils import timezone
 from clients.models import Channel, Client, ConsentChange
 from clients.services import (
     client_email_suppress,
-    client_email_unsubscribe,
     client_sms_opt_in,
     client_sms_opt_out,
 )
-from messaging.models import Message, MessageEvent
+from messaging.activity import client_replied, email_unsubscribed, record_client_activity
+from messaging.models import ClientActivity, Message, MessageEvent
 from messaging.services import Status, message_advance_status, record_event_once
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,10 @@ def twilio_status_received(*, params) -> bool:
         detail=f"Twilio: {twilio_status}",
         error=error,
     )
+    if status == Status.FAILED and changed and message.client_id and message.direction == "out":
+        record_client_activity(
+            client=message.client, kind=ClientActivity.Kind.MESSAGE_FAILED, detail=error, message=message
+        )
     if status == Status.FAILED and code == "21610" and message.client_id:
         client_sms_opt_out(client=message.client, source=ConsentChange.Source.PROVIDER, detail="Twilio 21610")
     return changed
@@ -177,11 +181,19 @@ def twilio_inbound_received(*, params) -> Message:
                 client_sms_opt_out(
                     client=each, source=ConsentChange.Source.SMS_KEYWORD, detail=f"texted {keyword}"
                 )
+                record_client_activity(
+                    client=each, kind=ClientActivity.Kind.SMS_OPTED_OUT, detail=f"texted {keyword}"
+                )
         elif keyword in START_WORDS:
             for each in clients:
                 client_sms_opt_in(
                     client=each, source=ConsentChange.Source.SMS_KEYWORD, detail=f"texted {keyword}"
                 )
+                record_client_activity(
+                    client=each, kind=ClientActivity.Kind.SMS_OPTED_IN, detail=f"texted {keyword}"
+                )
+        else:
+            client_replied(message=message)
     return message
 
 
@@ -260,10 +272,12 @@ def esp_event_applied(*, event, esp_name: str) -> bool:
                 also_from=(Status.DELIVERED,),
                 record=False,
             )
+        if kind in ESP_FAIL and changed and message.client_id:
+            record_client_activity(
+                client=message.client, kind=ClientActivity.Kind.MESSAGE_FAILED, detail=detail, message=message
+            )
         if kind in ESP_SUPPRESS and message.client_id:
             client_email_suppress(client=message.client, reason=f"{kind} ({esp_name})")
         elif kind == "unsubscribed" and message.client_id:
-            client_email_unsubscribe(
-                client=message.client, source=ConsentChange.Source.PROVIDER, detail=esp_name
-            )
+            email_unsubscribed(client=message.client, source=ConsentChange.Source.PROVIDER, detail=esp_name)
     return changed

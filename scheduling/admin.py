@@ -24,7 +24,7 @@ class SessionAdmin(TrainerScopedAdmin):
         "trainer",
         "duration_minutes",
         "location",
-        "status",
+        "status_detail",
         "confirmed_at",
     )
     list_filter = ("status", "trainer", "starts_at")
@@ -40,6 +40,8 @@ class SessionAdmin(TrainerScopedAdmin):
         "confirmed_at",
         "cancelled_at",
         "cancelled_by",
+        "cancellation",
+        "cancel_reason",
         "created_at",
         "updated_at",
     )
@@ -47,6 +49,22 @@ class SessionAdmin(TrainerScopedAdmin):
     @admin.display(description="Starts", ordering="starts_at")
     def when(self, obj):
         return staff_datetime(obj.starts_at, obj.client.tzinfo)
+
+    @admin.display(description="Status", ordering="status")
+    def status_detail(self, obj):
+        # "Cancelled by client, Tue 01 Dec 2026 10:02 GMT": who, and when, at a glance.
+        return self.cancellation(obj) if obj.status == Session.Status.CANCELLED else obj.get_status_display()
+
+    @admin.display(description="Cancelled")
+    def cancellation(self, obj):
+        if obj is None or obj.status != Session.Status.CANCELLED:
+            return "-"
+        text = "Cancelled"
+        if obj.cancelled_by:
+            text += f" by {obj.get_cancelled_by_display().lower()}"
+        if obj.cancelled_at:
+            text += f", {staff_datetime(obj.cancelled_at, obj.client.tzinfo)}"
+        return text
 
     @admin.display(description="Weekly series")
     def series_overview(self, obj):

@@ -46,6 +46,9 @@ class Session(TimeStampedModel):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.CharField(max_length=10, choices=CancelledBy.choices, blank=True)
+    cancel_reason = models.CharField(
+        max_length=500, blank=True, help_text="What the client wrote when cancelling (optional)."
+    )
     sequence = models.PositiveIntegerField(
         default=0,
         editable=False,

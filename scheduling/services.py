@@ -293,8 +293,10 @@ def session_mark_no_show(*, session: Session, now: datetime | None = None) -> Se
     return _transition(session, Status.NO_SHOW, now=now)
 
 
-def session_cancel(*, session: Session, by: str = Session.CancelledBy.STAFF) -> Session:
-    return _transition(session, Status.CANCELLED, cancelled_at=timezone.now(), cancelled_by=by)
+def session_cancel(*, session: Session, by: str = Session.CancelledBy.STAFF, reason: str = "") -> Session:
+    return _transition(
+        session, Status.CANCELLED, cancelled_at=timezone.now(), cancelled_by=by, cancel_reason=reason[:500]
+    )
 
 
 def session_confirm(*, session: Session) -> Session:

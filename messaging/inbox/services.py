@@ -4,15 +4,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from clients.models import Category, Client
-from messaging.inbox.selectors import unread_messages
+from messaging.inbox.selectors import unread_activities, unread_messages
 from messaging.models import Message
 from messaging.services import send_message
 
 
 def staff_read_thread(*, client: Client) -> int:
-    """Staff read the thread: every unread message from this client is read; returns how many."""
+    """Staff read the thread: every unread message from this client, and everything they did,
+    is read; returns how many."""
+    now = timezone.now()
     # .update(): bookkeeping must not fire save signals.
-    return unread_messages().filter(client=client).update(read_at=timezone.now())
+    return unread_messages().filter(client=client).update(read_at=now) + unread_activities().filter(
+        client=client
+    ).update(read_at=now)
 
 
 @transaction.atomic

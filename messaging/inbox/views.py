@@ -98,7 +98,7 @@ def _thread_context(request, client, form):
         client=client,
         thread=thread,
         has_older=has_older,
-        unread=selectors.unread_messages().filter(client=client).count(),
+        unread=selectors.unread_in_thread(client),
         form=form,
         sms=sms_count(body),
         can_send=request.user.has_perm("messaging.add_message"),

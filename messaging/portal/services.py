@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from clients.models import Category, Channel, Client, ConsentChange
 from clients.services import PREFERENCE_FIELDS, client_set_preference
-from messaging.models import Message
+from messaging.activity import client_replied, record_client_activity
+from messaging.models import ClientActivity, Message
 from messaging.services import client_read_messages
 from scheduling import services as scheduling_services
 from scheduling.models import Session
@@ -47,14 +48,17 @@ def portal_reply(*, client: Client, body: str) -> Message:
         raise ValidationError("Write a message first.", code="empty")
     if len(body) > REPLY_MAX_LENGTH:
         raise ValidationError(f"Keep it under {REPLY_MAX_LENGTH} characters.", code="too_long")
-    return Message.objects.create(
-        client=client,
-        channel=Channel.IN_APP,
-        category=Category.TRANSACTIONAL,
-        direction=Message.Direction.INBOUND,
-        status=Message.Status.RECEIVED,
-        body=body,
-    )
+    with transaction.atomic():
+        message = Message.objects.create(
+            client=client,
+            channel=Channel.IN_APP,
+            category=Category.TRANSACTIONAL,
+            direction=Message.Direction.INBOUND,
+            status=Message.Status.RECEIVED,
+            body=body,
+        )
+        client_replied(message=message)
+    return message
 
 
 def upcoming_sessions(*, client: Client):
@@ -79,23 +83,64 @@ def _locked_session(*, client: Client, session_id: int) -> Session:
         raise Session.DoesNotExist("No such session for this client.") from None
 
 
+CANCEL_REASON_MAX_LENGTH = 500
+
+
 @transaction.atomic
 def portal_confirm_session(*, client: Client, session_id: int) -> Session:
     session = _locked_session(client=client, session_id=session_id)
     if session.starts_at <= timezone.now():
         raise ValidationError("This session has already started.", code="started")
-    return scheduling_services.session_confirm(session=session)
+    already = session.confirmed_at is not None
+    session = scheduling_services.session_confirm(session=session)
+    if not already:
+        record_client_activity(client=client, kind=ClientActivity.Kind.CONFIRMED, session=session)
+    return session
+
+
+def portal_cancel_session(*, client: Client, session_id: int, reason: str = "") -> Session:
+    """Cancel as the client, unless it is too late under the studio's policy.
+
+    Either way the trainer hears of it: the cancellation (with the client's reason),
+    or the refused attempt, which is recorded after the refusal has rolled back.
+    """
+    reason = " ".join(reason.split())[:CANCEL_REASON_MAX_LENGTH]
+    try:
+        return _cancel(client=client, session_id=session_id, reason=reason)
+    except ValidationError as exc:
+        if exc.code == "notice_period":
+            _record_refusal(client=client, session_id=session_id, reason=reason)
+        raise
 
 
 @transaction.atomic
-def portal_cancel_session(*, client: Client, session_id: int) -> Session:
-    """Cancel as the client, unless it is too late under the studio's policy."""
+def _cancel(*, client, session_id, reason):
     session = _locked_session(client=client, session_id=session_id)
     if session.status == Session.Status.SCHEDULED and not can_cancel(session):
         raise ValidationError(settings.CANCELLATION_POLICY_TEXT, code="notice_period")
     # The scheduling service saves the session, so the same events fire as
     # when a trainer cancels.
-    return scheduling_services.session_cancel(session=session, by=Session.CancelledBy.CLIENT)
+    session = scheduling_services.session_cancel(
+        session=session, by=Session.CancelledBy.CLIENT, reason=reason
+    )
+    record_client_activity(client=client, kind=ClientActivity.Kind.CANCELLED, session=session, detail=reason)
+    return session
+
+
+def _record_refusal(*, client, session_id, reason):
+    session = client.sessions.filter(pk=session_id).first()
+    # Once per session is enough to know; pressing the button again adds nothing.
+    if (
+        session is None
+        or ClientActivity.objects.filter(
+            session=session, kind=ClientActivity.Kind.LATE_CANCEL_REFUSED
+        ).exists()
+    ):
+        return
+    with transaction.atomic():
+        record_client_activity(
+            client=client, kind=ClientActivity.Kind.LATE_CANCEL_REFUSED, session=session, detail=reason
+        )
 
 
 def effective_preferences(client: Client) -> dict[tuple[str, str], bool]:

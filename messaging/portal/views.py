@@ -159,9 +159,9 @@ def session_ics(request, client, token, session_id):
     return response
 
 
-def _session_action(request, client, token, session_id, service, done):
+def _session_action(request, client, token, session_id, service, done, **extra):
     try:
-        service(client=client, session_id=session_id)
+        service(client=client, session_id=session_id, **extra)
     except Session.DoesNotExist:
         return invalid_link(request)
     except ValidationError as exc:
@@ -183,5 +183,11 @@ def session_confirm(request, client, token, session_id):
 @portal_view
 def session_cancel(request, client, token, session_id):
     return _session_action(
-        request, client, token, session_id, services.portal_cancel_session, "Your session has been cancelled."
+        request,
+        client,
+        token,
+        session_id,
+        services.portal_cancel_session,
+        "Your session has been cancelled. Your trainer has been told.",
+        reason=request.POST.get("reason", ""),
     )

@@ -7,11 +7,12 @@ from django.urls import resolve, reverse
 from django.utils import timezone
 
 from clients.models import Channel
-from messaging.models import Message
+from messaging.activity import record_client_activity
+from messaging.models import ClientActivity, Message
 from messaging.portal.tokens import client_from_token
 from messaging.sms_text import sms_count
 from messaging.webhooks import twilio_inbound_received
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, SessionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -324,8 +325,9 @@ def test_conversation_list_query_count_does_not_grow_with_conversations(
 
     # session, user, the user's permissions and their groups' permissions,
     # manager check (groups), paginator count, the page of conversations,
-    # their latest messages, the unread badge in the header.
-    with django_assert_max_num_queries(9):
+    # their latest messages, their latest client activities, the unread badge
+    # in the header (unread messages, unread activities).
+    with django_assert_max_num_queries(11):
         response = trainer_client.get(reverse("inbox:list"))
     assert response.status_code == 200
 
@@ -364,11 +366,15 @@ def test_thread_query_count_does_not_grow_with_messages(
     for n in range(messages):
         message(client_obj, body=f"m{n}", status=Status.DELIVERED, sent_by=trainer)
         inbound(client_obj)
+        record_client_activity(
+            client=client_obj, kind=ClientActivity.Kind.CANCELLED, session=SessionFactory(client=client_obj)
+        )
 
     # session, user, the user's and their groups' permissions, manager check,
     # the client with their trainer, the messages with their senders, the
-    # thread's unread count, the unread badge in the header.
-    with django_assert_max_num_queries(9):
+    # client's activities with their sessions, the thread's unread count
+    # (messages, activities), the unread badge in the header (the same two).
+    with django_assert_max_num_queries(12):
         response = trainer_client.get(reverse("inbox:thread", args=[client_obj.pk]))
     assert response.status_code == 200
 

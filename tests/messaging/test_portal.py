@@ -131,7 +131,11 @@ def test_every_portal_form_needs_the_csrf_token(client_obj):
     session = SessionFactory(client=client_obj)
     token = make_portal_token(client_obj)
     page = html(browser.get(reverse("portal:home", args=[token])))
-    assert page.count("<form") == page.count("csrfmiddlewaretoken") >= 4
+    assert page.count("<form") == page.count("csrfmiddlewaretoken") >= 3
+    # Cancelling asks first, on the session's page.
+    page = html(browser.get(reverse("portal:session", args=[token, session.pk]), {"action": "cancel"}))
+    assert 'id="cancel-form"' in page
+    assert page.count("<form") == page.count("csrfmiddlewaretoken") >= 2
 
     for url, data in [
         (reverse("portal:reply", args=[token]), {"body": "hi"}),

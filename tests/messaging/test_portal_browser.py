@@ -97,18 +97,31 @@ def test_trainer_and_client_talk_and_the_client_cancels_a_session(browser, live_
     expect(phone.locator(".notice.success")).to_contain_text("Message sent")
     expect(phone.locator("#messages")).to_contain_text("A bit sore")
 
-    phone.locator(f"#session-{session.pk}").get_by_role("button", name="Cancel").click()
+    # Cancelling asks first and takes an optional reason; "No, keep it" changes nothing.
+    phone.locator(f"#session-{session.pk}").get_by_role("link", name="Cancel…").click()
+    expect(phone.locator("#cancel-form")).to_contain_text("Cancel this session?")
+    phone.click("#keep-session")
+    expect(phone.locator("#cancel-form")).to_have_count(0)
+    session.refresh_from_db()
+    assert session.status == Session.Status.SCHEDULED
+    phone.click("#cancel-session")
+    phone.fill("#cancel-reason", "Twisted my ankle, sorry!")
+    phone.click("#confirm-cancel")
     expect(phone.locator(".notice.success")).to_contain_text("cancelled")
     expect(phone.locator("#sessions")).not_to_contain_text("Room Blue")
     session.refresh_from_db()
     assert (session.status, session.cancelled_by) == (Session.Status.CANCELLED, Session.CancelledBy.CLIENT)
+    assert session.cancel_reason == "Twisted my ankle, sorry!"
 
-    # The trainer sees the reply, unread, in the inbox.
+    # The trainer sees the reply and the cancellation with its reason, unread, in the inbox.
     staff.goto(f"{live_server.url}/inbox/")
-    expect(staff.locator("#inbox-link .inbox-badge")).to_have_text("1")
-    expect(staff.locator("table.conversations")).to_contain_text("A bit sore")
+    expect(staff.locator("#inbox-link .inbox-badge")).to_have_text("2")
+    expect(staff.locator("table.conversations")).to_contain_text("Cancelled the session")
     staff.click("text=Robin Runner")
     expect(staff.locator("#thread")).to_contain_text("Can't make Thursday")
+    cancelled = staff.locator("#thread li.activity")
+    expect(cancelled).to_contain_text("Cancelled the session on")
+    expect(cancelled).to_contain_text("Twisted my ankle, sorry!")
     if os.environ.get("PORTAL_SCREENSHOTS"):
         phone.goto(link)
         phone.screenshot(path=os.path.join(os.environ["PORTAL_SCREENSHOTS"], "portal.png"), full_page=True)

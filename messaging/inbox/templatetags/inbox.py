@@ -5,8 +5,9 @@ Registered under ``TEMPLATES[...]["OPTIONS"]["libraries"]`` because
 """
 
 from django import template
+from django.utils import timezone
 
-from messaging import holds
+from messaging import activity, holds
 from messaging.inbox.selectors import unread_total
 
 register = template.Library()
@@ -33,3 +34,9 @@ def can_use_inbox(user) -> bool:
 def hold_reason(message) -> str:
     """Why a queued message waits and until when ("held until 08:00 (client's time) — quiet hours")."""
     return holds.hold_reason(message) or ""
+
+
+@register.filter
+def activity_text(item) -> str:
+    """What a client did, in words, with times in the viewer's zone."""
+    return activity.describe_activity(item, timezone.get_current_timezone())
