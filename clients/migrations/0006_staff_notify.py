@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clients', '0004_staff_profile'),
+        ('clients', '0005_dashboard_indexes'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('clients', '0004_staff_profile'),
-        ('messaging', '0010_message_quiet_hours_override'),
+        ('messaging', '0011_dashboard_indexes'),
         ('scheduling', '0002_calendar_feed_and_sequence'),
     ]
 

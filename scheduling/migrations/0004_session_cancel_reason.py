@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scheduling', '0002_calendar_feed_and_sequence'),
+        ('scheduling', '0003_dashboard_indexes'),
     ]
 
     operations = [
