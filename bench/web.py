@@ -8,6 +8,9 @@ Each round tries every option once, in turn (so a busy moment on a shared machin
 them all alike); reported per option and page: requests/s and latency p50/p95 (median
 over rounds), and the connections PostgreSQL holds for the server after the round.
 
+Also measured directly: a new connection plus ``SELECT 1`` against ``SELECT 1`` on a
+kept connection.
+
 Options: ``CONN_MAX_AGE=0`` (a connection per request, Django's default),
 ``CONN_MAX_AGE=60`` (one kept per worker, health-checked), ``DB_POOL=true`` (psycopg's
 pool, per worker process). Pages: the admin client list as a manager (about 15
@@ -93,6 +96,29 @@ def _cleanup(session_key: str = ""):
     Client.objects.filter(trainer__username=f"{PREFIX}-trainer").delete()
     get_user_model().objects.filter(username__startswith=PREFIX).delete()
     Session.objects.filter(session_key=session_key).delete()
+
+
+def _connect_cost(n: int = 100) -> dict:
+    """What a new connection costs against a query on a kept one (median of ``n``)."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    fresh, kept = [], []
+    for _ in range(n):
+        started = time.perf_counter()
+        with psycopg.connect(**params) as conn:
+            conn.execute("SELECT 1")
+        fresh.append(time.perf_counter() - started)
+    with psycopg.connect(**params) as conn:
+        for _ in range(n):
+            started = time.perf_counter()
+            conn.execute("SELECT 1")
+            kept.append(time.perf_counter() - started)
+    return {
+        "connect_and_select_ms": round(1000 * statistics.median(fresh), 2),
+        "select_on_kept_connection_ms": round(1000 * statistics.median(kept), 2),
+    }
 
 
 def _held_connections() -> int:
@@ -209,6 +235,7 @@ def run(args) -> dict:
     for option in OPTIONS:
         report[option]["connections_held_after_round"] = max(held[option])
     return {
+        "connection_cost": _connect_cost(),
         "gunicorn": "deploy/gunicorn.conf.py (sync workers)",
         "workers": (os.cpu_count() or 1) * 2 + 1,
         "requests_per_page_and_round": opts.requests,

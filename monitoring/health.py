@@ -13,12 +13,13 @@ Four checks, each answering ok or not with a one-line reason:
   not fail the check; the worker check covers a dead worker either way.
 """
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Min, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -89,9 +90,12 @@ def _broker():
 def check_broker() -> tuple[Check, int | None]:
     """The check, and how many tasks wait on the broker (None when it did not answer)."""
     try:
-        broker = _broker()
-        broker.ping()
-        waiting = broker.queue_size()
+        # Outside a transaction the ORM broker closes the request's connection first
+        # (close_old_connections); inside one it keeps it, as common.queue.enqueue does.
+        with transaction.atomic() if Conf.ORM else nullcontext():
+            broker = _broker()
+            broker.ping()
+            waiting = broker.queue_size()
     except (redis.RedisError, DatabaseError, OSError) as exc:
         return Check("broker", False, f"{type(exc).__name__}: {exc}".strip()[:300]), None
     return Check("broker", True, broker.info()), waiting
