@@ -135,7 +135,7 @@ def grow(trainer_ids, *, clients, now):
             CASE WHEN x.due < %(now)s::date AND x.g %% 10 <> 0 THEN x.due + interval '12 hours' END,
             CASE WHEN x.due < %(now)s::date AND x.g %% 10 = 0 THEN x.due + interval '1 day' END,
             '', 'Training package', (%(clients)s::bigint[])[1 + x.g %% %(n)s]
-        FROM (SELECT g, (%(now)s::date - %(days)s + ((g::bigint * 7919) %% (%(days)s + 60)))::timestamptz AS due
+        FROM (SELECT g, (%(now)s::date - %(days)s + ((g::bigint * 7919) %% (%(days)s + 60))::int)::timestamptz AS due
               FROM generate_series(%(first)s, %(last)s) g) x
         """,
         params | {"first": 3 * (first - 1) + 1, "last": 3 * last},
