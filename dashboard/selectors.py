@@ -426,6 +426,7 @@ class Health:
     held: int = 0
     reasons: list = field(default_factory=list)
     worker_seen_at: datetime | None = None
+    worker_seen_just_now: bool = False
     oldest_due_at: datetime | None = None
     banner: list = field(default_factory=list)
 
@@ -477,6 +478,9 @@ def worker_check(health: Health, figures: Figures, *, now: datetime):
     health.worker_seen_at, health.oldest_due_at = figures.worker_seen_at, figures.oldest_due_at
     silent = timedelta(minutes=settings.HEALTH_WORKER_MAX_AGE_MINUTES)
     stuck = timedelta(minutes=settings.HEALTH_QUEUE_MAX_AGE_MINUTES)
+    health.worker_seen_just_now = (
+        health.worker_seen_at is not None and now - health.worker_seen_at < timedelta(minutes=1)
+    )
     if health.worker_seen_at is None or now - health.worker_seen_at > silent:
         health.banner.append("worker")
     if health.oldest_due_at is not None and now - health.oldest_due_at > stuck:

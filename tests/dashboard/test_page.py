@@ -308,12 +308,24 @@ def test_charts_come_with_the_same_numbers_as_tables(trainer_client, trainer):
     PaymentFactory(
         client=client, status=Payment.Status.PAID, paid_at=NOW - timedelta(hours=1), amount=Decimal("80")
     )
+    with time_machine.travel(monday, tick=False):
+        for status in ("delivered", "sent", "read", "failed"):
+            Message.objects.create(client=client, channel=Channel.SMS, body="x", status=status)
+        Message.objects.create(
+            client=client, channel=Channel.SMS, body="in", direction="in", status=Message.Status.RECEIVED
+        )
+        Message.objects.create(
+            client=client, channel=Channel.EMAIL, body="x", status=Message.Status.SUPPRESSED
+        )
     response = trainer_client.get(INDEX)
     charts = {c.id: c for c in response.context["charts"]}
     sessions = dict(charts["chart-sessions"].rows)
     assert sessions["23 Nov"] == [1, 1, 1, 1]
     assert dict(charts["chart-revenue"].rows)["Dec 2026"] == [Decimal("80")]
     assert dict(charts["chart-clients"].rows)["Dec 2026"] == [1, 0]
+    # Email, SMS, in-app: 3 of 4 SMS reached the provider; the one email was suppressed.
+    assert dict(charts["chart-delivery"].rows)["23 Nov"] == [0.0, 75.0, None]
+    assert dict(charts["chart-delivery"].rows)["16 Nov"] == [None, None, None]
     page = response.content.decode()
     assert page.count("<canvas") == 4
     assert 'id="chart-sessions-data" type="application/json"' in page
