@@ -7,8 +7,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('billing', '0001_initial'),
-        ('clients', '0006_dashboard_indexes'),
-        ('scheduling', '0004_dashboard_indexes'),
+        ('clients', '0005_dashboard_indexes'),
+        ('scheduling', '0003_dashboard_indexes'),
     ]
 
     operations = [

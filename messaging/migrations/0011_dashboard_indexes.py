@@ -10,9 +10,9 @@ class Migration(migrations.Migration):
         ('automation', '0004_session_moved_event'),
         ('billing', '0002_dashboard_indexes'),
         ('campaigns', '0005_segment_bounds'),
-        ('clients', '0006_dashboard_indexes'),
-        ('messaging', '0011_client_activity'),
-        ('scheduling', '0004_dashboard_indexes'),
+        ('clients', '0005_dashboard_indexes'),
+        ('messaging', '0010_message_quiet_hours_override'),
+        ('scheduling', '0003_dashboard_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clients', '0005_staff_notify'),
+        ('clients', '0004_staff_profile'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

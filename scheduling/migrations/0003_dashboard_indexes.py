@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clients', '0006_dashboard_indexes'),
-        ('scheduling', '0003_session_cancel_reason'),
+        ('clients', '0005_dashboard_indexes'),
+        ('scheduling', '0002_calendar_feed_and_sequence'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
