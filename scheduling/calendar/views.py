@@ -385,9 +385,10 @@ def calendar_page(request):
         selected = [request.user.pk]
     feed = calendar_services.feed_for(request.user)
     feed_url = request.build_absolute_uri(reverse("calendar:feed", args=[calendar_services.feed_token(feed)]))
-    initial = (
-        parse_date(request.GET.get("date", "") or "") if len(request.GET.get("date", "")) == 10 else None
-    )
+    try:
+        initial = parse_date(request.GET.get("date", ""))
+    except ValueError:  # well formed but impossible, 2026-13-45: start from today
+        initial = None
     now_local = timezone.localtime()
     tz = timezone.get_current_timezone()
     config = {

@@ -29,3 +29,22 @@ def test_a_nul_character_in_the_path_is_not_found_before_any_lookup(trainer_clie
         post = trainer_client.post(url, {"x": "y"})
     assert (get.status_code, post.status_code) == (404, 404)
     assert not any("\x00" in str(q["sql"]) for q in queries.captured_queries)
+
+
+def test_an_impossible_date_on_the_calendar_page_starts_from_today(trainer_client):
+    # parse_date raises on a well-formed impossible date: it was a 500.
+    assert trainer_client.get("/calendar/?date=2026-13-45").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/clients/client/?created_at__gte=0001-01-01+00:00:00%2B14:00",
+        "/admin/scheduling/session/?starts_at__lt=9999-12-31+23:59:59-12:00",
+    ],
+)
+def test_an_admin_filter_at_the_calendars_end_is_a_bad_request_not_a_500(manager_client, url):
+    # The admin accepts the lookup; the overflow comes when the query is compiled.
+    response = manager_client.get(url)
+    assert response.status_code == 400
+    assert b"out of range" in response.content

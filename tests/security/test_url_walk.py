@@ -89,6 +89,8 @@ QUERIES = [
     f"preview_client=%C2%B2&trainer={HUGE}&client={HUGE}",
     f"q={SECRET_LAST_NAME}&term={SECRET_LAST_NAME}&app_label=clients&model_name=client&field_name=tags",
     "action=confirm&next=%00",
+    "date=2026-13-45&start=2026-02-30&end=0000-00-00&trainer=%C2%B2",
+    "created_at__gte=0001-01-01+00:00:00%2B14:00&starts_at__lt=9999-12-31+23:59:59-12:00&due_date__lt=99999-01-01",
 ]
 BODIES = [
     (
