@@ -18,19 +18,26 @@ from clients.resources import ClientResource
 from clients.roles import is_manager
 from clients.services import client_save
 from common.admin import ReadOnlyTabularInline
+from common.timefmt import staff_datetime
 from scheduling.models import Session
 
 
 class SessionInline(ReadOnlyTabularInline):
     model = Session
     fk_name = "client"
-    fields = ("starts_at", "duration_minutes", "trainer", "location", "status")
+    # Without str(session) (in UTC) above each row: "Starts" names both clocks.
+    template = "admin/clients/client/session_inline.html"
+    fields = ("when", "duration_minutes", "trainer", "location", "status")
     show_change_link = True
     ordering = ("-starts_at",)
     verbose_name_plural = "Sessions (book new ones from the Sessions page)"
 
+    @admin.display(description="Starts")
+    def when(self, obj):
+        return staff_datetime(obj.starts_at, obj.client.tzinfo)
+
     def get_queryset(self, request):
-        # Each row shows str(session), which names the client.
+        # Each row names the client's clock.
         return super().get_queryset(request).select_related("trainer", "client")
 
 

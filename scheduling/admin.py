@@ -242,6 +242,7 @@ class SessionAdmin(TrainerScopedAdmin):
         title = "Cancel this and all following sessions"
         if request.method == "POST":
             result = services.series_cancel_following(session=session)
+            session.refresh_from_db()  # the page names it as it is now
             self._report(request, result, "cancelled")
             return self._series_page(request, session, title=title, result=result)
         return self._series_page(
@@ -264,6 +265,7 @@ class SessionAdmin(TrainerScopedAdmin):
             except ValidationError as exc:
                 form.add_error(None, exc.messages)
             else:
+                session.refresh_from_db()  # the page names it as it is now
                 self._report(request, result, "moved")
         following = None if result else list(services.series_following(session))
         return self._series_page(

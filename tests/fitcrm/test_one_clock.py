@@ -178,3 +178,10 @@ def test_the_series_page_and_its_clashes_use_the_same_clock(
     assert {
         s.starts_at.astimezone(NEW_YORK).strftime("%H:%M") for s in Session.objects.filter(client=client)
     } == {"06:00"}
+
+
+def test_the_client_page_lists_her_sessions_on_both_clocks(trainer_client, trainer, world):
+    SessionFactory(client=world, starts_at=datetime(2027, 3, 23, 10, 0, tzinfo=UTC))
+    page = trainer_client.get(reverse("admin:clients_client_change", args=[world.pk])).content.decode()
+    assert "Tue 23 Mar 2027 06:00 EDT (Madrid 11:00)" in page
+    assert "10:00 UTC" not in page

@@ -158,6 +158,8 @@ class TestAdmin:
             "4 occurrences moved; 1 could not be and stay as they were (see below)."
         ]
         assert "Tue 09 Mar 2027 09:00 GMT → Tue 09 Mar 2027 18:30 GMT" in html
+        # The breadcrumb names the session where it is now.
+        assert "— Tue 09 Mar 2027 18:30 GMT</a> › Move this and all following sessions" in html
         assert 'id="series-failed"' in html
         assert "(to Tue 23 Mar 2027 18:30 GMT): The trainer already has a session" in html
 
