@@ -1,3 +1,5 @@
+from datetime import UTC
+
 from django.conf import settings
 from django.db import models
 
@@ -122,4 +124,5 @@ class ScanState(models.Model):
     scanned_until = models.DateTimeField()
 
     def __str__(self):
-        return f"{self.name}: {self.scanned_until:%Y-%m-%d %H:%M:%S}"
+        # In UTC, said so: a name must not depend on who reads it (see Session.__str__).
+        return f"{self.name}: {self.scanned_until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"

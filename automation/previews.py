@@ -13,6 +13,7 @@ from automation.templating import sample_context, validate_for_event
 from billing.models import Payment
 from clients.models import Channel, Client
 from clients.roles import is_manager
+from common.timefmt import staff_datetime
 from messaging import templating
 from messaging.models import Message
 from messaging.services import send_test_email
@@ -109,6 +110,6 @@ def send_test(*, rule: AutomationRule, user) -> Message:
     channel = Channel(rule.channel).label
     body = (
         f"{result.body}\n\n---\nTest of the automation rule “{rule.name}” ({channel}), "
-        f"rendered with {result.source}, {timezone.localtime():%d %b %Y %H:%M}."
+        f"rendered with {result.source}, {staff_datetime(timezone.now())}."
     )
     return send_test_email(user=user, subject=result.subject or rule.name, body=body)

@@ -1,3 +1,5 @@
+from datetime import UTC
+
 from django.conf import settings
 from django.db import models
 
@@ -206,4 +208,4 @@ class WorkerHeartbeat(models.Model):
     worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the last check-in.")
 
     def __str__(self):
-        return f"{self.name}: {self.beat_at:%Y-%m-%d %H:%M:%S} ({self.worker})"
+        return f"{self.name}: {self.beat_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC ({self.worker})"

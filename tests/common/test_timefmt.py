@@ -45,3 +45,16 @@ def test_client_text_names_the_zone_only_when_its_clock_differs_from_the_studios
 def test_utc_stamp_does_not_depend_on_the_active_zone():
     with timezone.override(NEW_YORK):
         assert utc_stamp(TEN_UTC) == "2026-12-01 10:00 UTC"
+
+
+@pytest.mark.django_db
+def test_bookkeeping_rows_are_named_in_utc_whoever_asks():
+    from automation.models import ScanState
+    from messaging.models import WorkerHeartbeat
+
+    with timezone.override(NEW_YORK):
+        # Given in another zone (as an unsaved row may be), still named in UTC.
+        in_new_york = TEN_UTC.astimezone(NEW_YORK)
+        assert str(ScanState(name="scan", scanned_until=in_new_york)) == "scan: 2026-12-01 10:00:00 UTC"
+        beat = WorkerHeartbeat(name="delivery", beat_at=in_new_york, worker="web1:42")
+        assert str(beat) == "delivery: 2026-12-01 10:00:00 UTC (web1:42)"
