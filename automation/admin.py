@@ -1,11 +1,17 @@
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Max, Q
-from django.urls import NoReverseMatch, reverse
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
 
-from automation import previews
+from automation import forecast, previews, rules
 from automation.forms import AutomationRuleForm
 from automation.models import DEFAULT_CATEGORY, AutomationLog, AutomationRule, TriggerEvent
 from automation.templating import variables_for
@@ -78,11 +84,24 @@ class AutomationRuleAdmin(admin.ModelAdmin):
     list_select_related = ("trainer",)
     search_fields = ("name", "body_template")
     actions = ("send_test_to_me", "activate", "deactivate")
-    readonly_fields = ("variables", "preview", "statistics", "created_at", "updated_at")
+    # Active only through Activate (after its forecast), never by a checkbox on save.
+    readonly_fields = (
+        "is_active",
+        "variables",
+        "preview",
+        "forecast",
+        "statistics",
+        "created_at",
+        "updated_at",
+    )
     fieldsets = (
         (None, {"fields": ("name", "trigger_event", "offset_hours", "late_booking", "is_active")}),
         ("Who and how", {"fields": ("channel", "category", "trainer")}),
         ("Message", {"fields": ("subject_template", "body_template", "variables")}),
+        (
+            "What it would send",
+            {"fields": ("forecast",), "description": "The next 7 days, as the scan will judge them."},
+        ),
         ("Preview and statistics", {"fields": ("preview", "statistics", "created_at", "updated_at")}),
     )
 
@@ -109,15 +128,132 @@ class AutomationRuleAdmin(admin.ModelAdmin):
             obj.preview_viewer_trainer_id = previews.viewer_trainer_id(request.user)
         return obj
 
+    def get_fieldsets(self, request, obj=None):
+        if is_manager(request.user):
+            return self.fieldsets
+        # A trainer's rules are hers: the scope is shown, never chosen.
+        return [
+            (name, {**opts, "fields": tuple("scope" if f == "trainer" else f for f in opts["fields"])})
+            for name, opts in self.fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = self.readonly_fields
+        return fields if is_manager(request.user) else (*fields, "scope")
+
+    def save_model(self, request, obj, form, change):
+        rules.rule_save(rule=obj, user=request.user, is_new=not change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # A new rule is a draft: its page (forecast, Activate) is where to go next.
+        self.message_user(
+            request,
+            "Saved as a draft (inactive). Check what it would send below, then Activate it.",
+            messages.INFO,
+        )
+        return redirect(reverse("admin:automation_automationrule_change", args=[obj.pk]))
+
     @admin.display(description="scope", ordering="trainer")
     def scope(self, obj):
+        if obj is None or obj.pk is None:
+            return "your clients"
         return f"{obj.trainer.get_full_name() or obj.trainer}'s clients" if obj.trainer_id else "whole studio"
 
+    def has_change_permission(self, request, obj=None):
+        # A trainer reads the studio-wide rules; she changes only her own.
+        if obj is not None and not rules.may_edit(request.user, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request, obj=None):
+        if obj is not None and not rules.may_edit(request.user, obj):
+            return False
         # A rule with history stays (its log and messages must remain readable): deactivate it instead.
         if obj is not None and obj.logs.exists():
             return False
         return super().has_delete_permission(request, obj)
+
+    # --- Draft, forecast, Activate ---------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        rule = self.get_object(request, object_id)
+        if rule is not None and self.has_change_permission(request, rule):
+            extra_context["rule_buttons"] = {
+                "activate": None if rule.is_active else "activate/",
+                "deactivate": "deactivate/" if rule.is_active else None,
+                "forecast": "forecast/",
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        def view(name, func):
+            return path(
+                f"<int:object_id>/{name}/",
+                self.admin_site.admin_view(require_POST(func)),
+                name=f"automation_automationrule_{name}",
+            )
+
+        return [
+            view("activate", self.activate_view),
+            view("deactivate", self.deactivate_view),
+            view("forecast", self.forecast_view),
+        ] + super().get_urls()
+
+    def _editable(self, request, object_id):
+        rule = self.get_object(request, str(object_id))
+        if rule is None:
+            raise Http404("No such rule.")
+        if not self.has_change_permission(request, rule):
+            raise PermissionDenied
+        return rule
+
+    def activate_view(self, request, object_id):
+        rule = self._editable(request, object_id)
+        rules.rule_set_active(rules=AutomationRule.objects.filter(pk=rule.pk), user=request.user, active=True)
+        self.message_user(request, f"“{rule}” is active.", messages.SUCCESS)
+        return redirect(reverse("admin:automation_automationrule_change", args=[rule.pk]))
+
+    def deactivate_view(self, request, object_id):
+        rule = self._editable(request, object_id)
+        rules.rule_set_active(
+            rules=AutomationRule.objects.filter(pk=rule.pk), user=request.user, active=False
+        )
+        self.message_user(request, f"“{rule}” is inactive: it sends nothing more.", messages.SUCCESS)
+        return redirect(reverse("admin:automation_automationrule_change", args=[rule.pk]))
+
+    def forecast_view(self, request, object_id):
+        """The forecast of the form's unsaved values (*Preview changes*): nothing is saved."""
+        rule = self._editable(request, object_id)
+        form_class = self.get_form(request, rule, change=True)
+        form = form_class(request.POST, instance=rule)
+        result = None
+        if form.is_valid():
+            draft = form.save(commit=False)  # fills the instance; never saved here
+            if not is_manager(request.user):
+                draft.trainer = request.user
+            result = forecast.rule_forecast(
+                draft, now=timezone.now(), trainer_id=previews.viewer_trainer_id(request.user)
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "rule": rule,
+            "form": form,
+            "title": f"What “{form.cleaned_data.get('name') or rule}” would send, with your changes",
+            "forecast_html": _forecast_html(result) if result else "",
+            "change_url": reverse("admin:automation_automationrule_change", args=[rule.pk]),
+        }
+        return TemplateResponse(request, "admin/automation/automationrule/forecast.html", context)
+
+    @admin.display(description="Next 7 days")
+    def forecast(self, obj):
+        if obj is None or obj.pk is None:
+            return "Save the rule (it starts as an inactive draft) to see what it would send."
+        result = forecast.rule_forecast(
+            obj, now=timezone.now(), trainer_id=getattr(obj, "preview_viewer_trainer_id", None)
+        )
+        return _forecast_html(result)
 
     @admin.display(description="Variables you can use")
     def variables(self, obj):
@@ -217,13 +353,26 @@ class AutomationRuleAdmin(admin.ModelAdmin):
 
     @admin.action(description="Activate selected rules", permissions=["change"])
     def activate(self, request, queryset):
-        self.message_user(request, f"{queryset.update(is_active=True)} rule(s) activated.", messages.SUCCESS)
+        done = rules.rule_set_active(rules=queryset, user=request.user, active=True)
+        self._report_set_active(request, queryset, done, "activated")
 
     @admin.action(description="Deactivate selected rules", permissions=["change"])
     def deactivate(self, request, queryset):
-        self.message_user(
-            request, f"{queryset.update(is_active=False)} rule(s) deactivated.", messages.SUCCESS
-        )
+        done = rules.rule_set_active(rules=queryset, user=request.user, active=False)
+        self._report_set_active(request, queryset, done, "deactivated")
+
+    def _report_set_active(self, request, queryset, done, verb):
+        self.message_user(request, f"{done} rule(s) {verb}.", messages.SUCCESS)
+        if left := queryset.count() - done:
+            self.message_user(
+                request,
+                f"{left} studio-wide rule(s) left as they were: only a manager changes them.",
+                messages.WARNING,
+            )
+
+
+def _forecast_html(result) -> str:
+    return render_to_string("admin/automation/automationrule/forecast_table.html", {"forecast": result})
 
 
 @admin.register(AutomationLog)

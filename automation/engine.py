@@ -252,10 +252,14 @@ class _Compiled:
         return self._cache[rule.pk]
 
 
-def _render(occ: Occurrence, client, session, payment, now, compiled: _Compiled) -> tuple[str, str]:
+def _render(
+    occ: Occurrence, client, session, payment, now, compiled: _Compiled, *, sample_links: bool = False
+) -> tuple[str, str]:
     rule = occ.rule
     subject_tpl, body_tpl, names = compiled.get(rule)
-    context = templating.context_for(client=client, session=session, payment=payment, now=now, names=names)
+    context = templating.context_for(
+        client=client, session=session, payment=payment, now=now, names=names, sample_links=sample_links
+    )
     subject = templating.render(subject_tpl, context) if rule.channel == Channel.EMAIL else ""
     body = templating.render(body_tpl, context)
     if not body:
@@ -492,3 +496,21 @@ def preview_occurrences(occurrences, *, now: datetime) -> list[Preview]:
             Preview(occ, verdict.client, verdict.session, verdict.payment, occ.skip_reason or verdict.reason)
         )
     return previews
+
+
+def render_preview(previews: list[Preview], *, now: datetime) -> list[tuple[Preview, str, str, str]]:
+    """(preview, subject, body, error) of each sendable preview, rendered as ``_fire_batch``
+    renders it at the occurrence's due moment, with sample links (staff read these)."""
+    compiled = _Compiled()
+    rendered = []
+    for p in previews:
+        at = max(p.occurrence.due_at or now, now)
+        try:
+            subject, body = _render(
+                p.occurrence, p.client, p.session, p.payment, at, compiled, sample_links=True
+            )
+        except Exception as exc:  # shown beside the message: the forecast must not break the page
+            rendered.append((p, "", "", _describe(exc)))
+        else:
+            rendered.append((p, subject, body, ""))
+    return rendered

@@ -7,12 +7,16 @@ its due moment (``engine.preview_occurrences``): already fired or skipped, sessi
 cancelled or moved, consent withdrawn. Nothing here decides anything the scan does
 not, so the forecast cannot drift from what is sent.
 
+``rule_forecast(rule, now=...)`` is the same run for one rule (a draft, or a rule's
+unsaved changes) over the next 7 days: what a rule's page shows before *Activate*.
+
 Not listed: overdue notices for payments that turn overdue during the period (the
 scan that turns them decides when they go), and event-driven messages (a booking's
 confirmation), which have no time to forecast.
 """
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Subquery
@@ -20,22 +24,34 @@ from django.db.models import Subquery
 from automation import engine, scan
 from automation.engine import Occurrence, Preview
 from automation.models import AutomationLog, AutomationRule, TriggerEvent
+from clients.models import Channel
 
 
-def occurrences(*, now: datetime, hours: int = 24, trainer_id: int | None = None) -> list[Occurrence]:
+def occurrences(
+    *, now: datetime, hours: int = 24, trainer_id: int | None = None, rules: list | None = None
+) -> list[Occurrence]:
     """What the scans of the next ``hours`` will find due, soonest first (not judged yet).
 
     ``trainer_id``: only that trainer's clients (a trainer's own book).
+    ``rules``: these rules (a draft, or a rule's unsaved changes) as if they were active;
+    by default every active rule.
     """
-    rules = list(
-        AutomationRule.objects.filter(is_active=True, trigger_event__in=scan.TIME_EVENTS)
-        # Where the next scan will start, read with the rules (one query fewer for the page).
-        .annotate(scanned_until=Subquery(scan.scanned_until()[:1]))
-        .order_by("pk")
-    )
-    if not rules:
-        return []
-    start, until = scan.window_start_after(rules[0].scanned_until, now), now + timedelta(hours=hours)
+    if rules is None:
+        rules = list(
+            AutomationRule.objects.filter(is_active=True, trigger_event__in=scan.TIME_EVENTS)
+            # Where the next scan will start, read with the rules (one query fewer for the page).
+            .annotate(scanned_until=Subquery(scan.scanned_until()[:1]))
+            .order_by("pk")
+        )
+        if not rules:
+            return []
+        last = rules[0].scanned_until
+    else:
+        rules = [rule for rule in rules if rule.trigger_event in scan.TIME_EVENTS]
+        if not rules:
+            return []
+        last = scan.scanned_until().first()
+    start, until = scan.window_start_after(last, now), now + timedelta(hours=hours)
     found = []
     for event, finder in scan.FINDERS.items():
         event_rules = [rule for rule in rules if rule.trigger_event == event]
@@ -48,7 +64,7 @@ def occurrences(*, now: datetime, hours: int = 24, trainer_id: int | None = None
     if trainer_id is not None:
         # Narrowed before the engine loads anything: a trainer's page pays for her book only.
         found = [o for o in found if o.trainer_id == trainer_id]
-    found.sort(key=lambda o: (o.due_at, o.rule.pk, o.key))
+    found.sort(key=lambda o: (o.due_at, o.rule.pk or 0, o.key))
     return found
 
 
@@ -113,3 +129,67 @@ def occurrence_skip(*, preview: Preview, user) -> bool:
         },
     )
     return created
+
+
+# --- One rule's next days (a draft, or unsaved changes) ----------------------------------------
+
+FORECAST_DAYS = 7
+FORECAST_SHOWN = 20
+
+
+@dataclass
+class RuleForecast:
+    days: int
+    #: channel -> messages that would be sent
+    by_channel: Counter = field(default_factory=Counter)
+    #: reason -> occurrences that would be skipped
+    skipped: Counter = field(default_factory=Counter)
+    #: The first ``FORECAST_SHOWN``, soonest first: (preview, subject, body, error).
+    messages: list = field(default_factory=list)
+    #: The rule's event is not a time (a booking, a cancellation): nothing to forecast.
+    event_driven: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_channel.values())
+
+    # Lists for templates (a Counter answers any lookup, ``.items`` included, with 0).
+    @property
+    def channel_counts(self) -> list[tuple[str, int]]:
+        return [(Channel(c).label, n) for c, n in self.by_channel.most_common()]
+
+    @property
+    def skip_counts(self) -> list[tuple[str, int]]:
+        return self.skipped.most_common()
+
+
+def rule_forecast(
+    rule: AutomationRule,
+    *,
+    now: datetime,
+    days: int = FORECAST_DAYS,
+    trainer_id: int | None = None,
+    limit: int = FORECAST_SHOWN,
+) -> RuleForecast:
+    """What ``rule`` would send over the next ``days`` if it were active (saved or not).
+
+    The scan's finders and the engine's re-check, as for the dashboard: only the rule
+    itself is new. An unsaved rule counts as created now (a rule never fires for what
+    fell due before it existed). ``trainer_id``: a trainer sees only her own clients.
+    """
+    result = RuleForecast(days=days, event_driven=rule.trigger_event not in scan.TIME_EVENTS)
+    if rule.created_at is None:
+        rule.created_at = now
+    found = occurrences(now=now, hours=24 * days, trainer_id=trainer_id, rules=[rule])
+    judged = engine.preview_occurrences(found, now=now)
+    sendable = []
+    for p in judged:
+        if trainer_id is not None and p.client is not None and p.client.trainer_id != trainer_id:
+            continue
+        if p.reason:
+            result.skipped[p.reason] += 1
+        else:
+            result.by_channel[rule.channel] += 1
+            sendable.append(p)
+    result.messages = engine.render_preview(sendable[:limit], now=now)
+    return result

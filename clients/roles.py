@@ -23,7 +23,8 @@ TRAINER_PERMISSIONS = {
     ("billing", "payment"): ("view", "add", "change"),
     ("messaging", "message"): ("view", "add"),
     ("messaging", "messageevent"): ("view",),
-    ("automation", "automationrule"): ("view",),
+    # Rules scoped to their own clients (the admin forces the scope); studio-wide ones read-only.
+    ("automation", "automationrule"): ("view", "add", "change", "delete"),
     ("automation", "automationlog"): ("view",),
     # A trainer's segments and campaigns only ever reach their own clients.
     ("campaigns", "segment"): ("view", "add", "change", "delete"),
