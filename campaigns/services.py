@@ -75,9 +75,19 @@ def campaign_save(*, campaign: Campaign, user=None) -> Campaign:
 
 
 def campaign_schedule(*, campaign: Campaign, at: dt.datetime, user=None) -> Campaign:
-    """Send at ``at`` (aware; the admin reads it in the studio's zone)."""
+    """Send at ``at`` (aware; the admin reads it in the studio's zone), a time still ahead.
+
+    A time already past is refused rather than sent at once: staff who meant next
+    year's date must not see the campaign leave now (*Send now* says so on purpose).
+    """
     if timezone.is_naive(at):
         raise ValidationError("The send time needs a time zone.")
+    if at <= timezone.now():
+        raise ValidationError("That time has passed: pick a time ahead, or use “Send now”.")
+    return _schedule(campaign=campaign, at=at, user=user)
+
+
+def _schedule(*, campaign: Campaign, at: dt.datetime, user=None) -> Campaign:
     _check_segment_allowed(segment=campaign.segment, user=user)
     rendering.validate(subject=campaign.subject, body=campaign.body)
     updated = Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE).update(
@@ -93,7 +103,7 @@ def campaign_schedule(*, campaign: Campaign, at: dt.datetime, user=None) -> Camp
 
 def campaign_send_now(*, campaign: Campaign, user=None) -> Campaign:
     """Schedule for now and plan in the background (planning 50,000 rows is no web request)."""
-    return campaign_schedule(campaign=campaign, at=timezone.now(), user=user)
+    return _schedule(campaign=campaign, at=timezone.now(), user=user)
 
 
 def _enqueue_plan(campaign_id: int) -> None:

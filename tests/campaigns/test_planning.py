@@ -224,7 +224,8 @@ def test_cancel_leaves_a_message_already_claimed_by_a_worker(make_campaign, cons
 def test_a_cancelled_scheduled_campaign_is_never_planned(make_campaign, consenting_client):
     consenting_client()
     campaign = make_campaign()
-    services.campaign_schedule(campaign=campaign, at=NOW + dt.timedelta(hours=1))
+    with time_machine.travel(NOW, tick=False):
+        services.campaign_schedule(campaign=campaign, at=NOW + dt.timedelta(hours=1))
     services.campaign_cancel(campaign=campaign)
     assert services.send_due_campaigns(now=NOW + dt.timedelta(hours=2)) == 0
     assert not Message.objects.filter(campaign=campaign).exists()

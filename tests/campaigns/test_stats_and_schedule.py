@@ -4,6 +4,8 @@ import pytest
 import time_machine
 from anymail.signals import AnymailTrackingEvent, tracking
 from django.core import mail
+from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django_q.models import Schedule
 
 from campaigns import services
@@ -180,7 +182,7 @@ def test_due_check_finishes_campaigns_whose_messages_are_done(make_campaign, con
     consenting_client()
     campaign = make_campaign()
     with time_machine.travel(NOW, tick=False):
-        services.campaign_schedule(campaign=campaign, at=NOW)
+        services.campaign_send_now(campaign=campaign)
         services.send_due_campaigns(now=NOW)
         campaign.refresh_from_db()
         assert campaign.status == Campaign.Status.SENDING
@@ -206,3 +208,32 @@ def test_a_client_who_unsubscribes_after_planning_is_suppressed_not_emailed(make
     campaign.refresh_from_db()
     stats = campaign_stats(campaign)
     assert (stats.count("sent"), stats.count("suppressed"), stats.count("unsubscribed")) == (1, 1, 0)
+
+
+def test_scheduling_at_a_time_already_past_is_refused(make_campaign, manager_client):
+    campaign = make_campaign()
+    with time_machine.travel(NOW, tick=False):
+        for past in (NOW, NOW - dt.timedelta(minutes=1), NOW - dt.timedelta(days=365)):
+            with pytest.raises(ValidationError, match="Send now"):
+                services.campaign_schedule(campaign=campaign, at=past)
+        Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=NOW - dt.timedelta(hours=1))
+        page = manager_client.post(
+            reverse("admin:campaigns_campaign_schedule", args=[campaign.pk]), follow=True
+        ).content.decode()
+    assert "That time has passed" in page
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DRAFT
+    assert not Message.objects.filter(campaign=campaign).exists()
+
+
+def test_schedule_asks_to_confirm_the_recipient_count_as_send_now_does(
+    make_campaign, manager_client, consenting_client
+):
+    consenting_client()
+    campaign = make_campaign()
+    Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=NOW + dt.timedelta(days=1))
+    with time_machine.travel(NOW, tick=False):
+        page = manager_client.get(
+            reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+        ).content.decode()
+    assert "Schedule this campaign for 1 matching client(s)" in page
