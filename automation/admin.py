@@ -179,10 +179,13 @@ class AutomationRuleAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         rule = self.get_object(request, object_id)
         if rule is not None and self.has_change_permission(request, rule):
+            def url(name):
+                return reverse(f"admin:automation_automationrule_{name}", args=[rule.pk])
+
             extra_context["rule_buttons"] = {
-                "activate": None if rule.is_active else "activate/",
-                "deactivate": "deactivate/" if rule.is_active else None,
-                "forecast": "forecast/",
+                "activate": None if rule.is_active else url("activate"),
+                "deactivate": url("deactivate") if rule.is_active else None,
+                "forecast": url("forecast"),
             }
         return super().change_view(request, object_id, form_url, extra_context)
 
