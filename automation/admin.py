@@ -179,6 +179,7 @@ class AutomationRuleAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         rule = self.get_object(request, object_id)
         if rule is not None and self.has_change_permission(request, rule):
+
             def url(name):
                 return reverse(f"admin:automation_automationrule_{name}", args=[rule.pk])
 
