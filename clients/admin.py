@@ -79,7 +79,7 @@ class ClientAdmin(ImportExportMixin, TrainerScopedAdmin):
         "email_suppressed_reason",
     )
     fieldsets = (
-        (None, {"fields": ("first_name", "last_name", "status", "trainer", "tags", "notes")}),
+        (None, {"fields": ("first_name", "last_name", "status", "trainer", "tags", "notes", "self_booking")}),
         ("Contact", {"fields": ("email", "phone", "timezone", "birth_date")}),
         (
             "Contact preferences",

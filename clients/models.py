@@ -91,6 +91,12 @@ class Client(TimeStampedModel):
     trainer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="clients")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     notes = models.TextField(blank=True)
+    self_booking = models.BooleanField(
+        "may book online",
+        default=True,
+        db_default=True,  # the benchmarks insert clients with plain SQL
+        help_text="Book sessions from the portal (when the studio allows online booking).",
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="clients")
 
     # Contact preferences. Opt-outs (STOP, unsubscribe) stop everything on the

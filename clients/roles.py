@@ -20,6 +20,11 @@ TRAINER_PERMISSIONS = {
     # Read-only: the contact-preference history shown on their clients' pages.
     ("clients", "consentchange"): ("view",),
     ("scheduling", "session"): ("view", "add", "change"),
+    # Their own session types and working hours (studio-wide types are the manager's).
+    ("scheduling", "sessiontype"): ("view", "add", "change", "delete"),
+    ("scheduling", "availability"): ("view", "add", "change"),
+    ("scheduling", "workinghours"): ("view", "add", "change", "delete"),
+    ("scheduling", "dateoverride"): ("view", "add", "change", "delete"),
     ("billing", "payment"): ("view", "add", "change"),
     ("messaging", "message"): ("view", "add"),
     ("messaging", "messageevent"): ("view",),

@@ -9,7 +9,10 @@ from clients.admin_scoping import TrainerScopedAdmin, run_service_action, staff_
 from clients.roles import is_manager
 from clients.selectors import visible_clients
 from common.timefmt import DATETIME, same_clock, staff_datetime
-from scheduling import services
+from scheduling import (
+    admin_booking,  # noqa: F401  registers the booking models' admin
+    services,
+)
 from scheduling.forms import SeriesMoveForm, SessionForm, WeeklySeriesForm
 from scheduling.models import Session
 

@@ -25,6 +25,10 @@ class Session(TimeStampedModel):
         STAFF = "staff", "Staff"
         CLIENT = "client", "Client"
 
+    class BookedBy(models.TextChoices):
+        STAFF = "staff", "Staff"
+        CLIENT = "client", "Client (online)"
+
     trainer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="training_sessions"
     )
@@ -48,6 +52,13 @@ class Session(TimeStampedModel):
     cancelled_by = models.CharField(max_length=10, choices=CancelledBy.choices, blank=True)
     cancel_reason = models.CharField(
         max_length=500, blank=True, help_text="What the client wrote when cancelling (optional)."
+    )
+    # db_default too: the benchmarks insert sessions with plain SQL.
+    booked_by = models.CharField(
+        max_length=10, choices=BookedBy.choices, default=BookedBy.STAFF, db_default=BookedBy.STAFF
+    )
+    session_type = models.ForeignKey(
+        "SessionType", on_delete=models.SET_NULL, null=True, blank=True, related_name="sessions"
     )
     sequence = models.PositiveIntegerField(
         default=0,
@@ -115,3 +126,146 @@ class CalendarFeed(TimeStampedModel):
 
     def __str__(self):
         return f"Calendar feed of {self.trainer}"
+
+
+class SessionType(TimeStampedModel):
+    """What a client can book: a name, a length, a place, and who offers it.
+
+    A type without a trainer is studio-wide: every trainer offers it.
+    """
+
+    name = models.CharField(max_length=100)
+    duration_minutes = models.PositiveIntegerField(
+        default=60,
+        validators=[
+            MinValueValidator(5, "A session type lasts at least five minutes."),
+            MaxValueValidator(MAX_DURATION_MINUTES, "A session lasts at most 12 hours."),
+        ],
+    )
+    location = models.CharField("default location", max_length=200, blank=True)
+    price = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    client_bookable = models.BooleanField(
+        "clients may book it", default=True, help_text="Shown on the portal's booking page."
+    )
+    trainer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="session_types",
+        help_text="Blank: offered by every trainer of the studio.",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(duration_minutes__gte=5, duration_minutes__lte=MAX_DURATION_MINUTES),
+                name="session_type_duration_range",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.duration_minutes} min)"
+
+
+class Availability(TimeStampedModel):
+    """A trainer's booking rules; the hours themselves are WorkingHours and DateOverride rows.
+
+    Times of day are on the trainer's own clock (her StaffProfile zone, else the studio's).
+    """
+
+    trainer = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="availability"
+    )
+    buffer_before_minutes = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(240)], help_text="Kept free before each session."
+    )
+    buffer_after_minutes = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(240)], help_text="Kept free after each session."
+    )
+    minimum_notice_hours = models.PositiveIntegerField(
+        default=12, validators=[MaxValueValidator(24 * 30)], help_text="No booking closer to now than this."
+    )
+    horizon_days = models.PositiveIntegerField(
+        "booking horizon (days)",
+        default=56,
+        validators=[MinValueValidator(1), MaxValueValidator(366)],
+        help_text="How far ahead clients may book.",
+    )
+    max_sessions_per_day = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Blank: no limit."
+    )
+    slot_interval_minutes = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(5), MaxValueValidator(240)],
+        help_text="Offered start times are this far apart.",
+    )
+
+    class Meta:
+        verbose_name_plural = "availabilities"
+
+    def __str__(self):
+        return f"Availability of {self.trainer}"
+
+
+class WorkingHours(models.Model):
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    availability = models.ForeignKey(Availability, on_delete=models.CASCADE, related_name="weekly_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+
+    class Meta:
+        verbose_name_plural = "weekly working hours"
+        ordering = ["weekday", "start_time"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(start_time__lt=models.F("end_time")), name="working_hours_start_before_end"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
+
+
+class DateOverride(models.Model):
+    """One date's exception: a day off (no times) or these hours instead of the weekly ones.
+
+    Several rows for one date give several ranges; any row with no times makes the day off.
+    """
+
+    availability = models.ForeignKey(Availability, on_delete=models.CASCADE, related_name="overrides")
+    date = models.DateField()
+    start_time = models.TimeField(null=True, blank=True)
+    end_time = models.TimeField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date", "start_time"]
+        indexes = [models.Index(fields=["availability", "date"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(start_time__isnull=True, end_time__isnull=True)
+                | models.Q(start_time__lt=models.F("end_time")),
+                name="date_override_day_off_or_range",
+            ),
+        ]
+
+    def __str__(self):
+        if self.is_day_off:
+            return f"{self.date}: day off"
+        return f"{self.date}: {self.start_time:%H:%M}–{self.end_time:%H:%M}"
+
+    @property
+    def is_day_off(self) -> bool:
+        return self.start_time is None
