@@ -14,7 +14,17 @@ import os
 import sys
 from pathlib import Path
 
-SUITES = ["messaging", "automation", "campaigns", "web", "retention", "imports", "calendar", "dashboard"]
+SUITES = [
+    "messaging",
+    "automation",
+    "campaigns",
+    "web",
+    "retention",
+    "imports",
+    "calendar",
+    "dashboard",
+    "booking",
+]
 
 
 def main(argv=None):

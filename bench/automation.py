@@ -103,10 +103,10 @@ def make_sessions(clients, first, last, *, today):
     return _sql(
         """
         INSERT INTO scheduling_session (created_at, updated_at, starts_at, duration_minutes, location, status,
-            notes, cancelled_by, sequence, client_id, trainer_id)
+            notes, cancelled_by, cancel_reason, sequence, client_id, trainer_id)
         SELECT x.ts - interval '14 days', x.ts - interval '14 days', x.ts, 60, 'Studio A',
             CASE WHEN x.ts < %s THEN 'completed' WHEN x.g %% 20 = 0 THEN 'cancelled' ELSE 'scheduled' END,
-            '', '', 0, c.id, c.trainer_id
+            '', '', '', 0, c.id, c.trainer_id
         FROM (
             SELECT g, %s::timestamptz - interval '365 days'
                 + ((g * 7) %% 730) * interval '1 day'
