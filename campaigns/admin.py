@@ -73,26 +73,33 @@ class CampaignAdmin(TrainerScopedAdmin):
         "created_by",
         "created_at",
     )
-    list_filter = ("status",)
+    list_filter = ("status", "kind")
     list_select_related = ("segment", "created_by")
     search_fields = ("name", "subject")
     date_hierarchy = "created_at"
-    CONTENT = ("name", "segment", "subject", "body", "scheduled_at")
+    CONTENT = ("name", "kind", "segment", "subject", "body", "scheduled_at")
     BOOKKEEPING = ("status", "error", "created_by", "planned_at", "finished_at", "cancelled_at")
     fieldsets = (
-        (None, {"fields": ("name", "segment", "scheduled_at")}),
+        (None, {"fields": ("name", "kind", "segment", "scheduled_at")}),
         (
-            "Email",
+            "Message",
             {
                 "fields": ("subject", "body"),
                 "description": "Same template language as automation rules, e.g. "
                 "“Hi {{ first_name }}”. Variables: "
                 + ", ".join(CLIENT_VARIABLES)
-                + ". The unsubscribe link is added to every campaign email.",
+                + ". The unsubscribe link is added to every campaign email, “Reply STOP to opt out” "
+                "to every marketing SMS.",
             },
         ),
         ("Progress", {"fields": BOOKKEEPING}),
     )
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "kind" and not is_manager(request.user):
+            # An announcement skips marketing consent: a manager's to send.
+            kwargs["choices"] = [c for c in db_field.choices if c[0] != Campaign.Kind.ANNOUNCEMENT]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not obj.is_editable:
@@ -131,19 +138,26 @@ class CampaignAdmin(TrainerScopedAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _campaign_context(self, request, campaign):
-        context = {"campaign": campaign, "can_act": self.has_change_permission(request, campaign)}
+        context = {
+            "campaign": campaign,
+            "can_act": self.has_change_permission(request, campaign),
+            "consent_rule": selectors.CONSENT_RULES[campaign.kind],
+        }
         if campaign.is_editable:
             audience = selectors.campaign_audience(campaign)
             if not is_manager(request.user):
                 audience = audience.filter(trainer=request.user)
             context["audience_count"] = audience.count()
+            context["reach"] = reach = selectors.campaign_reach(campaign, audience)
             preview_client = None
             preview_id = parse_pk(request.GET.get("preview_client"))
             if preview_id:
                 preview_client = audience.filter(pk=preview_id).first()
             preview_client = preview_client or audience.order_by("last_name", "first_name").first()
             context["preview_choices"] = list(audience.order_by("last_name", "first_name")[:20])
-            context["preview"] = selectors.campaign_preview(campaign, client=preview_client)
+            context["preview"] = preview = selectors.campaign_preview(campaign, client=preview_client)
+            if campaign.kind == Campaign.Kind.SMS and not preview.error:
+                context["sms"] = selectors.sms_figures(recipients=reach.recipients, body=preview.body)
         else:
             context["stats"] = selectors.campaign_stats(campaign)
         return context

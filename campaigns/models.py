@@ -6,7 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from campaigns import rendering
-from clients.models import Client, Tag
+from clients.models import Category, Client, Tag
 from common.models import TimeStampedModel
 
 MONTHS = [
@@ -125,8 +125,20 @@ class Campaign(TimeStampedModel):
     #: Statuses in which the content and audience may still change.
     EDITABLE = (Status.DRAFT, Status.SCHEDULED)
 
+    class Kind(models.TextChoices):
+        EMAIL = "email", "Marketing email (news and offers)"
+        SMS = "sms", "Marketing SMS (news and offers)"
+        ANNOUNCEMENT = "announcement", "Announcement (reminders and notices)"
+
     name = models.CharField(max_length=100)
-    subject = models.CharField(max_length=200)
+    kind = models.CharField(
+        max_length=12,
+        choices=Kind.choices,
+        default=Kind.EMAIL,
+        help_text="An announcement (“studio closed on 25 December”) needs no marketing consent: it goes "
+        "to each client by email, else SMS, else in-app, as their reminder settings allow. Managers only.",
+    )
+    subject = models.CharField(max_length=200, blank=True, help_text="Email only.")
     body = models.TextField()
     segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="campaigns")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
@@ -163,6 +175,12 @@ class Campaign(TimeStampedModel):
 
     def clean(self):
         rendering.validate(subject=self.subject, body=self.body)
+        if self.kind == self.Kind.EMAIL and not self.subject.strip():
+            raise ValidationError({"subject": "An email needs a subject."})
+
+    @property
+    def category(self) -> str:
+        return Category.TRANSACTIONAL if self.kind == self.Kind.ANNOUNCEMENT else Category.MARKETING
 
     @property
     def is_editable(self) -> bool:

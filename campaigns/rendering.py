@@ -10,6 +10,16 @@ from collections.abc import Callable
 from django.core.exceptions import ValidationError
 
 from messaging import templating
+from messaging.sms_text import normalize_sms_text
+
+#: Added to every marketing SMS: the way out, which the law expects in marketing texts.
+STOP_FOOTER = "Reply STOP to opt out"
+
+
+def sms_body(body: str) -> str:
+    """A marketing SMS as it goes out: look-alikes swapped for GSM-7, the STOP footer added."""
+    body = normalize_sms_text(body).rstrip()
+    return body if body.endswith(STOP_FOOTER) else f"{body}\n{STOP_FOOTER}"
 
 
 def validate(*, subject: str, body: str) -> None:

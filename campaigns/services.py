@@ -18,17 +18,18 @@ from django.utils import timezone
 
 from campaigns import rendering
 from campaigns.models import Campaign, Segment
-from campaigns.selectors import campaign_audience
+from campaigns.selectors import campaign_audience, recipient_channel
 from clients.models import Category, Channel, Client
 from clients.roles import is_manager
 from common.queue import enqueue
+from messaging.channels import get_channel
 from messaging.models import Message
 from messaging.services import kick_delivery_on_commit, send_test_email
 
 logger = logging.getLogger(__name__)
 
 PLAN_BATCH_SIZE = 2000
-CONTENT_FIELDS = ("name", "subject", "body", "segment", "scheduled_at")
+CONTENT_FIELDS = ("name", "kind", "subject", "body", "segment", "scheduled_at")
 
 #: What the planner reads from each client: consent, address, template variables.
 CLIENT_FIELDS = (
@@ -43,6 +44,10 @@ CLIENT_FIELDS = (
     "email_unsubscribed_at",
     "email_suppressed_at",
     "email_suppressed_reason",
+    "phone",
+    "sms_opted_out_at",
+    "sms_marketing",
+    "sms_reminders",
     "trainer__first_name",
     "trainer__last_name",
     "trainer__username",
@@ -55,11 +60,18 @@ def _check_segment_allowed(*, segment: Segment, user) -> None:
         raise PermissionDenied("You can only use your own segments.")
 
 
+def _check_kind_allowed(*, campaign: Campaign, user) -> None:
+    """An announcement skips marketing consent: only a manager may send one."""
+    if user is not None and campaign.kind == Campaign.Kind.ANNOUNCEMENT and not is_manager(user):
+        raise PermissionDenied("Only a studio manager can send an announcement.")
+
+
 def campaign_save(*, campaign: Campaign, user=None) -> Campaign:
     """Validate (templates included) and save a draft or scheduled campaign."""
     if campaign.created_by_id is None and user is not None:
         campaign.created_by = user
     _check_segment_allowed(segment=campaign.segment, user=user)
+    _check_kind_allowed(campaign=campaign, user=user)
     campaign.full_clean()
     if campaign._state.adding:
         campaign.save()
@@ -89,6 +101,7 @@ def campaign_schedule(*, campaign: Campaign, at: dt.datetime, user=None) -> Camp
 
 def _schedule(*, campaign: Campaign, at: dt.datetime, user=None) -> Campaign:
     _check_segment_allowed(segment=campaign.segment, user=user)
+    _check_kind_allowed(campaign=campaign, user=user)
     rendering.validate(subject=campaign.subject, body=campaign.body)
     updated = Campaign.objects.filter(pk=campaign.pk, status__in=Campaign.EDITABLE).update(
         status=Campaign.Status.SCHEDULED, scheduled_at=at, error="", updated_at=timezone.now()
@@ -137,20 +150,22 @@ def plan_recipients(*, campaign: Campaign, now: dt.datetime | None = None) -> Pl
     result = PlanResult()
     batch = []
     for client in audience.iterator(chunk_size=PLAN_BATCH_SIZE):
-        reason = client.cannot_receive_reason(Channel.EMAIL, Category.MARKETING)
+        channel, reason = recipient_channel(campaign, client)
         if reason:
             result.excluded[reason] += 1
             continue
         subject, body = render(client, now)
+        if channel == Channel.SMS and campaign.category == Category.MARKETING:
+            body = rendering.sms_body(body)
         batch.append(
             Message(
                 client_id=client.pk,
                 campaign_id=campaign.pk,
-                channel=Channel.EMAIL,
-                category=Category.MARKETING,
+                channel=channel,
+                category=campaign.category,
                 status=Message.Status.QUEUED,
-                to_address=client.email,
-                subject=subject[:200],
+                to_address=get_channel(channel).address_for(client) or "",
+                subject=subject[:200] if channel == Channel.EMAIL else "",
                 body=body,
                 sent_by_id=campaign.created_by_id,
                 next_attempt_at=now,

@@ -8,6 +8,7 @@ See ``.env.example`` for the full list.
 import secrets
 import zoneinfo
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -224,6 +225,11 @@ MESSAGING_BATCH_SIZE = env.int("MESSAGING_BATCH_SIZE", default=200)
 QUIET_HOURS_START = env.int("QUIET_HOURS_START", default=21)
 QUIET_HOURS_END = env.int("QUIET_HOURS_END", default=8)
 SMS_MONTHLY_CAP = env.int("SMS_MONTHLY_CAP", default=0)  # 0 = no cap
+# What one SMS segment costs the studio (in CURRENCY): SMS campaigns show their estimate.
+try:
+    SMS_PRICE_PER_SEGMENT = Decimal(env.str("SMS_PRICE_PER_SEGMENT", default="0.05"))
+except InvalidOperation:
+    raise ImproperlyConfigured("SMS_PRICE_PER_SEGMENT must be a number, e.g. 0.05.") from None
 MARKETING_WEEKLY_CAP_PER_CLIENT = env.int("MARKETING_WEEKLY_CAP_PER_CLIENT", default=3)
 MARKETING_EMAILS_PER_MINUTE = env.int("MARKETING_EMAILS_PER_MINUTE", default=600)
 # One delivery task stops taking new batches after this long; with one provider call

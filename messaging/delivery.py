@@ -397,6 +397,11 @@ def _marketing_cap_reason(message, now):
     return None
 
 
+def sms_sent_this_month(now) -> int:
+    """SMS sent since the 1st of the studio's month (what the monthly cap counts)."""
+    return _sms_sent_this_month(now)
+
+
 def _sms_sent_this_month(now) -> int:
     month_start = studio_midnight(studio_today(now).replace(day=1))
     return Message.objects.filter(
