@@ -108,11 +108,11 @@ def grow(trainer_ids, *, clients, now):
     _sql(
         """
         INSERT INTO scheduling_session (created_at, updated_at, starts_at, duration_minutes, location, status,
-            notes, cancelled_by, cancelled_at, confirmed_at, sequence, client_id, trainer_id)
+            notes, cancelled_by, cancel_reason, cancelled_at, confirmed_at, sequence, client_id, trainer_id)
         SELECT x.ts - interval '14 days', x.ts - interval '14 days', x.ts, 60, 'Studio A',
             CASE WHEN x.g %% 20 = 0 THEN 'cancelled' WHEN x.ts >= %(now)s THEN 'scheduled'
                  WHEN x.g %% 17 = 0 THEN 'no_show' ELSE 'completed' END,
-            '', CASE WHEN x.g %% 20 = 0 THEN 'client' ELSE '' END,
+            '', CASE WHEN x.g %% 20 = 0 THEN 'client' ELSE '' END, '',
             CASE WHEN x.g %% 20 = 0 THEN x.ts - CASE WHEN x.g %% 40 = 0 THEN interval '2 hours'
                  ELSE interval '3 days' END END,
             CASE WHEN x.g %% 3 = 0 THEN x.ts - interval '1 day' END, 0, c.id, c.trainer_id
