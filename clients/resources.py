@@ -48,23 +48,42 @@ from common.ids import parse_pk
 #: A cell starting with one of these is run as a formula by some spreadsheet: the
 #: OWASP list (= + - @ tab CR), line feed, and the full-width forms some read as well.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 #: Ids or emails per lookup query (SQLite allows a few thousand parameters at most).
 LOOKUP_CHUNK = 2000
 
 
+def _looks_escaped(value: str) -> bool:
+    return value.startswith("'") and value.lstrip("'").startswith(FORMULA_PREFIXES)
+
+
 def escape_formula(value):
-    """The cell as text a spreadsheet shows and never runs; plain numbers (+447911123456) stay."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(value):
+    """The cell as text a spreadsheet shows and never runs; plain numbers (+447911123456) stay.
+
+    Text that already starts with apostrophes before such a character gets one more,
+    so that :func:`unescape_formula` gives back exactly what was stored.
+    """
+    if isinstance(value, str) and (
+        (value.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(value)) or _looks_escaped(value)
+    ):
         return "'" + value
     return value
 
 
 def unescape_formula(value):
-    """What :func:`escape_formula` wrote, back as it was."""
-    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES):
+    """What :func:`escape_formula` wrote, back as it was (the apostrophe a spreadsheet
+    user types to mark a formula as text is taken off too)."""
+    if isinstance(value, str) and _looks_escaped(value):
         return value[1:]
     return value
+
+
+def _cell(value):
+    """A cell as the rows use it: NUL characters dropped (PostgreSQL cannot store them,
+    as the query strings of every request lose them), a formula's escape taken off."""
+    if isinstance(value, str) and "\x00" in value:
+        value = value.replace("\x00", "")
+    return unescape_formula(value)
 
 
 def _email_key(value) -> str:
@@ -259,7 +278,7 @@ class ClientResource(resources.ModelResource):
         headers = dataset.headers or []
 
         def column(name):
-            return [unescape_formula(v) for v in dataset[name]] if name in headers else []
+            return [_cell(v) for v in dataset[name]] if name in headers else []
 
         trainer_widget = self.fields["trainer"].widget
         trainer_widget.known = {}
@@ -322,7 +341,7 @@ class ClientResource(resources.ModelResource):
 
     def before_import_row(self, row, **kwargs):
         for key, value in row.items():
-            row[key] = unescape_formula(value)
+            row[key] = _cell(value)
         self._bulk_flags = (kwargs.get("using_transactions"), kwargs.get("dry_run"))
 
     def get_instance(self, instance_loader, row):

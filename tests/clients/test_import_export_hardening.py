@@ -280,3 +280,19 @@ def test_a_row_that_fails_at_confirmation_stops_the_whole_import(trainer_client,
         "since the preview. Upload the file again to see why."
     ]
     assert list(Client.objects.values_list("first_name", flat=True)) == ["Bo"]
+
+
+def test_nul_characters_in_cells_are_dropped(trainer_client, trainer):
+    TagFactory(name="yoga")
+    import_csv(trainer_client, f"{HEADER}\n,Ad\x00a,,ada\x00@example.com,,,,active,,yo\x00ga,Kn\x00ee,0\n")
+    ada = Client.objects.get()
+    assert (ada.first_name, ada.email, ada.notes) == ("Ada", "ada@example.com", "Knee")
+    assert list(ada.tags.values_list("name", flat=True)) == ["yoga"]
+
+
+@pytest.mark.parametrize("notes", ["'=1+1", "''=1", "'+447911123456", "'hello", "'"])
+def test_text_that_starts_with_an_apostrophe_round_trips(trainer_client, trainer, notes):
+    client = ClientFactory(trainer=trainer, notes=notes)
+    import_csv(trainer_client, write_csv(export(trainer_client)))
+    client.refresh_from_db()
+    assert client.notes == notes
