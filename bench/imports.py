@@ -70,16 +70,20 @@ def _seed(rows: int, role: str):
     For a trainer's import every existing client is the first trainer's.
     """
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
 
     from clients.models import Client, Tag
+    from clients.roles import TRAINER
 
     User = get_user_model()
+    trainer_group = Group.objects.get(name=TRAINER)
     trainers = []
     for i in range(TRAINERS):
         user, _ = User.objects.get_or_create(
             username=f"{PREFIX}-t{i}",
             defaults={"is_staff": True, "first_name": "Bench", "last_name": f"T{i}"},
         )
+        user.groups.add(trainer_group)
         trainers.append(user)
     manager, _ = User.objects.get_or_create(
         username=f"{PREFIX}-manager", defaults={"is_staff": True, "is_superuser": True}
