@@ -28,6 +28,8 @@ TRAINER_PERMISSIONS = {
     ("billing", "payment"): ("view", "add", "change"),
     ("messaging", "message"): ("view", "add"),
     ("messaging", "messageevent"): ("view",),
+    # Their own saved replies; the studio-wide ones read-only (the admin decides per row).
+    ("messaging", "savedreply"): ("view", "add", "change", "delete"),
     # Rules scoped to their own clients (the admin forces the scope); studio-wide ones read-only.
     ("automation", "automationrule"): ("view", "add", "change", "delete"),
     ("automation", "automationlog"): ("view",),

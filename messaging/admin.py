@@ -4,10 +4,12 @@ from django.utils.html import format_html
 
 from clients.admin_scoping import TrainerScopedAdmin
 from clients.models import Channel
+from clients.roles import is_manager
 from common.admin import ReadOnlyTabularInline
 from common.timefmt import staff_datetime
+from messaging import saved_replies
 from messaging.holds import hold_reason
-from messaging.models import Message, MessageEvent
+from messaging.models import Message, MessageEvent, SavedReply
 from messaging.services import message_cancel, message_retry, send_message
 from messaging.sms_text import normalize_sms_text, sms_info
 
@@ -218,3 +220,43 @@ class MessageAdmin(TrainerScopedAdmin):
             f"{cancelled} message(s) cancelled."
             + (f" {skipped} skipped (already on their way)." if skipped else ""),
         )
+
+
+@admin.register(SavedReply)
+class SavedReplyAdmin(admin.ModelAdmin):
+    list_display = ("title", "whose", "updated_at")
+    search_fields = ("title", "body")
+    readonly_fields = ("variables",)
+
+    def get_queryset(self, request):
+        return saved_replies.visible_replies(request.user)
+
+    def get_fields(self, request, obj=None):
+        if is_manager(request.user):
+            return ("title", "body", "variables", "owner")
+        return ("title", "body", "variables")
+
+    @admin.display(description="whose")
+    def whose(self, obj):
+        return obj.owner.get_full_name() or obj.owner.get_username() if obj.owner_id else "whole studio"
+
+    @admin.display(description="Variables you can use")
+    def variables(self, obj):
+        return format_html(
+            '{}<p class="help">Rendered for the client of the conversation when you insert it. Personal '
+            "links are not offered here: tick “Add the portal link” in the compose box.</p>",
+            ", ".join(f"{{{{ {name} }}}}" for name in saved_replies.VARIABLES),
+        )
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not saved_replies.may_edit(request.user, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not saved_replies.may_edit(request.user, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        saved_replies.saved_reply_save(reply=obj, user=request.user)

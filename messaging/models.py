@@ -209,3 +209,35 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name}: {self.beat_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC ({self.worker})"
+
+
+class SavedReply(TimeStampedModel):
+    """A reply staff insert in the inbox's compose box: a trainer's own, or studio-wide.
+
+    The body is a template in the rules' language with the client's variables, rendered
+    for the thread's client when inserted (``messaging.saved_replies``).
+    """
+
+    title = models.CharField(max_length=80)
+    body = models.TextField(max_length=1600)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="saved_replies",
+        help_text="Blank: the whole studio's (a manager's to write).",
+    )
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name_plural = "saved replies"
+
+    def __str__(self):
+        return self.title
+
+    def clean(self):
+        # Imported here: templating imports models (a cycle at import time).
+        from messaging.saved_replies import validate_body
+
+        validate_body(self.body)

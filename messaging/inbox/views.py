@@ -17,6 +17,7 @@ from clients.admin_scoping import staff_users
 from clients.models import Channel
 from clients.roles import is_manager
 from common.ids import parse_pk
+from messaging import saved_replies
 from messaging.inbox import selectors, services
 from messaging.inbox.forms import ComposeForm
 from messaging.links import portal_link
@@ -102,6 +103,7 @@ def _thread_context(request, client, form):
         form=form,
         sms=sms_count(body),
         can_send=request.user.has_perm("messaging.add_message"),
+        saved_replies=saved_replies.rendered_for(client=client, user=request.user),
     )
 
 
