@@ -373,8 +373,9 @@ def test_thread_query_count_does_not_grow_with_messages(
     # session, user, the user's and their groups' permissions, manager check,
     # the client with their trainer, the messages with their senders, the
     # client's activities with their sessions, the thread's unread count
-    # (messages, activities), the unread badge in the header (the same two).
-    with django_assert_max_num_queries(12):
+    # (messages, activities), the unread badge in the header (the same two), the
+    # saved replies with their owners.
+    with django_assert_max_num_queries(13):
         response = trainer_client.get(reverse("inbox:thread", args=[client_obj.pk]))
     assert response.status_code == 200
 
