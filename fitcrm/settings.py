@@ -270,6 +270,9 @@ IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 # --- Portal ----------------------------------------------------------------------
 PORTAL_LINK_MAX_AGE_DAYS = env.int("PORTAL_LINK_MAX_AGE_DAYS", default=30)
 CANCELLATION_NOTICE_HOURS = env.int("CANCELLATION_NOTICE_HOURS", default=24)
+# Clients book (and move) sessions themselves in the portal, within their trainer's
+# availability; each client can also be switched off on their own page.
+PORTAL_SELF_BOOKING = env.bool("PORTAL_SELF_BOOKING", default=True)
 CANCELLATION_POLICY_TEXT = env.str(
     "CANCELLATION_POLICY_TEXT",
     default=f"Sessions can be cancelled free of charge up to {CANCELLATION_NOTICE_HOURS} hours "

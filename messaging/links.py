@@ -1,7 +1,7 @@
 """Absolute links for messages: the client portal and a session's confirm / cancel page.
 
-Used as template variables by automation (``portal_link``, ``confirm_link``,
-``cancel_link``) and by staff composing messages. Each call signs a fresh
+Used as template variables by automation (``portal_link``, ``booking_link``,
+``confirm_link``, ``cancel_link``) and by staff composing messages. Each call signs a fresh
 portal token that expires after ``PORTAL_LINK_MAX_AGE_DAYS``.
 """
 
@@ -19,6 +19,11 @@ def _absolute(path: str) -> str:
 
 def portal_link(client) -> str:
     return _absolute(reverse("portal:home", args=[make_portal_token(client)]))
+
+
+def booking_link(client) -> str:
+    """The portal's booking page: the client picks a type and one of their trainer's free times."""
+    return _absolute(reverse("portal:book", args=[make_portal_token(client)]))
 
 
 def _session_link(session, action: str) -> str:

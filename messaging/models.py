@@ -135,6 +135,8 @@ class ClientActivity(models.Model):
         CONFIRMED = "confirmed", "Confirmed a session"
         CANCELLED = "cancelled", "Cancelled a session"
         LATE_CANCEL_REFUSED = "late_cancel_refused", "Tried to cancel too late"
+        BOOKED = "booked", "Booked a session online"
+        RESCHEDULED = "rescheduled", "Moved a session online"
         SMS_OPTED_OUT = "sms_opted_out", "Opted out of SMS"
         SMS_OPTED_IN = "sms_opted_in", "Opted back in to SMS"
         EMAIL_UNSUBSCRIBED = "email_unsubscribed", "Unsubscribed from email"

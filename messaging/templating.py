@@ -116,6 +116,7 @@ CLIENT_VARIABLES = {
     "trainer_name": "Trainer's name (the session's trainer for session events)",
     "studio_name": "The studio's name",
     "portal_link": "Link to the client's portal (messages, sessions, payments, preferences)",
+    "booking_link": "Link to the portal page where the client books a session with their trainer",
     "unsubscribe_link": "Link that unsubscribes the client from this channel",
 }
 SESSION_VARIABLES = {
@@ -126,6 +127,8 @@ SESSION_VARIABLES = {
     "session_location": "Where the session takes place",
     "confirm_link": "Link where the client confirms the session",
     "cancel_link": "Link where the client cancels the session",
+    "booked_by": "Who booked the session: client (online, in the portal) or staff, "
+    'e.g. {% if booked_by == "client" %}Thanks for booking online!{% endif %}',
 }
 PAYMENT_VARIABLES = {
     "amount": "Amount with currency, e.g. £45.00",
@@ -345,7 +348,7 @@ def _person_name(user) -> str:
 #: Signed per-client links: a preview or a test send carries sample values instead,
 #: so staff never see (or pass on) a live link, and a click in a test cannot
 #: unsubscribe, confirm or cancel anything for the real client.
-LINK_VARIABLES = ("portal_link", "unsubscribe_link", "confirm_link", "cancel_link")
+LINK_VARIABLES = ("portal_link", "booking_link", "unsubscribe_link", "confirm_link", "cancel_link")
 
 
 def context_for(
@@ -378,6 +381,7 @@ def context_for(
         "trainer_name": lambda: _person_name(session.trainer if session else client.trainer),
         "studio_name": lambda: settings.STUDIO_NAME,
         "portal_link": lambda: links.portal_link(client),
+        "booking_link": lambda: links.booking_link(client),
         "unsubscribe_link": lambda: unsubscribe_url(client),
     }
     if session is not None:
@@ -390,6 +394,7 @@ def context_for(
             "session_location": lambda: session.location,
             "confirm_link": lambda: links.confirm_link(session),
             "cancel_link": lambda: links.cancel_link(session),
+            "booked_by": lambda: session.booked_by,
         }
     if payment is not None:
         values |= {
@@ -410,6 +415,7 @@ def sample_values(names) -> dict[str, str]:
         "trainer_name": "Anna Kowalski",
         "studio_name": settings.STUDIO_NAME,
         "portal_link": f"{settings.SITE_URL}/portal/sample-token/",
+        "booking_link": f"{settings.SITE_URL}/portal/sample-token/book/",
         "unsubscribe_link": f"{settings.SITE_URL}/unsubscribe/sample-token/",
         "session_date": "Tuesday 1 December 2026",
         "session_time": "09:00",
@@ -417,6 +423,7 @@ def sample_values(names) -> dict[str, str]:
         "session_location": "Studio A",
         "confirm_link": f"{settings.SITE_URL}/portal/sample-token/sessions/42/?action=confirm",
         "cancel_link": f"{settings.SITE_URL}/portal/sample-token/sessions/42/?action=cancel",
+        "booked_by": "staff",
         "amount": format_amount(Decimal("45.00"), settings.CURRENCY),
         "due_date": "Tuesday 1 December 2026",
         "days_overdue": "3",

@@ -96,6 +96,8 @@ def session_book(
     notes: str = "",
     series=None,
     allow_past: bool = False,
+    booked_by: str = Session.BookedBy.STAFF,
+    session_type=None,
 ) -> Session:
     session = Session(
         trainer=trainer,
@@ -105,6 +107,8 @@ def session_book(
         location=location,
         notes=notes,
         series=series,
+        booked_by=booked_by,
+        session_type=session_type,
     )
     return session_save(session=session, allow_past=allow_past)
 

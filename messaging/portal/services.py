@@ -9,9 +9,11 @@ from django.utils import timezone
 
 from clients.models import Category, Channel, Client, ConsentChange
 from clients.services import PREFERENCE_FIELDS, client_set_preference
+from common.timefmt import utc_stamp
 from messaging.activity import client_replied, record_client_activity
 from messaging.models import ClientActivity, Message
 from messaging.services import client_read_messages
+from scheduling import booking
 from scheduling import services as scheduling_services
 from scheduling.models import Session
 
@@ -141,6 +143,39 @@ def _record_refusal(*, client, session_id, reason):
         record_client_activity(
             client=client, kind=ClientActivity.Kind.LATE_CANCEL_REFUSED, session=session, detail=reason
         )
+
+
+# --- Booking and moving sessions --------------------------------------------------------
+
+
+def portal_book_session(*, client: Client, session_type_id: int, starts_at) -> Session:
+    """The client books a free slot of their trainer; the trainer sees it in her inbox.
+
+    ``booking.SlotTaken`` when another client was quicker.
+    """
+    with transaction.atomic():
+        session = booking.client_book_session(
+            client=client, session_type_id=session_type_id, starts_at=starts_at
+        )
+        record_client_activity(client=client, kind=ClientActivity.Kind.BOOKED, session=session)
+    return session
+
+
+def portal_reschedule_session(*, client: Client, session_id: int, starts_at) -> Session:
+    """The client moves a session to another free slot, outside the cancellation notice window.
+
+    The trainer is told in her inbox (and by email if she asked), with the old time.
+    """
+    with transaction.atomic():
+        before = client.sessions.filter(pk=session_id).values_list("starts_at", flat=True).first()
+        session = booking.client_reschedule_session(client=client, session_id=session_id, starts_at=starts_at)
+        record_client_activity(
+            client=client,
+            kind=ClientActivity.Kind.RESCHEDULED,
+            session=session,
+            detail=f"was {utc_stamp(before)}" if before else "",
+        )
+    return session
 
 
 def effective_preferences(client: Client) -> dict[tuple[str, str], bool]:

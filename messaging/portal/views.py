@@ -5,7 +5,9 @@ up *through* that client, so no URL can reach another client's data. A bad,
 expired or revoked link gets a friendly page that offers nothing.
 """
 
+from datetime import UTC, datetime
 from functools import wraps
+from itertools import groupby
 
 from django.conf import settings
 from django.contrib import messages
@@ -13,16 +15,19 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.models import Payment
+from common.ids import parse_pk
 from messaging.models import Message
 from messaging.portal import services
 from messaging.portal.forms import PreferencesForm, ReplyForm
 from messaging.portal.tokens import InvalidPortalToken, client_from_token
-from scheduling import ics
+from scheduling import booking, ics
 from scheduling.models import Session
 
 
@@ -82,6 +87,7 @@ def _home_context(client, token, *, reply_form=None, preferences_form=None):
         sessions=[
             (session, services.can_cancel(session)) for session in services.upcoming_sessions(client=client)
         ],
+        can_book=booking.self_booking_refusal(client) is None,
         payments=client.payments.filter(status__in=[Payment.Status.PENDING, Payment.Status.OVERDUE]).order_by(
             "due_date", "pk"
         ),
@@ -191,3 +197,145 @@ def session_cancel(request, client, token, session_id):
         "Your session has been cancelled. Your trainer has been told.",
         reason=request.POST.get("reason", ""),
     )
+
+
+# --- Booking and moving sessions ----------------------------------------------------------
+
+
+def parse_slot(value: str) -> datetime | None:
+    """A slot from the page (ISO 8601 with its offset), as UTC; None for anything else."""
+    try:
+        moment = datetime.fromisoformat(value or "")
+    except ValueError:
+        return None
+    if timezone.is_naive(moment):
+        return None
+    return moment.astimezone(UTC)
+
+
+def _days(slots, tz):
+    """Slots grouped by the client's calendar day: [(date, [slot, ...]), ...]."""
+    return [(day, list(group)) for day, group in groupby(slots, key=lambda s: s.astimezone(tz).date())]
+
+
+def _zone_label(client) -> str:
+    tz = client.tzinfo
+    return f"{tz.key} ({timezone.now().astimezone(tz):%Z})"
+
+
+def _book_context(client, token, *, session_type=None, error=""):
+    refusal = booking.self_booking_refusal(client)
+    types = list(booking.bookable_types(client)) if refusal is None else []
+    slots = []
+    if session_type is not None and refusal is None:
+        slots = booking.listed_slots(client=client, duration_minutes=session_type.duration_minutes)
+    return _base_context(
+        client,
+        token,
+        refusal=refusal,
+        session_types=types,
+        session_type=session_type,
+        days=_days(slots, client.tzinfo),
+        slot_base=session_type
+        and f"{reverse('portal:book_confirm', args=[token])}?{urlencode({'type': session_type.pk})}&at=",
+        zone_label=_zone_label(client),
+        error=error,
+    )
+
+
+def _chosen_type(client, value):
+    type_id = parse_pk(value or "")
+    return booking.bookable_types(client).filter(pk=type_id).first() if type_id else None
+
+
+@portal_view
+def book(request, client, token):
+    """Pick a session type, then one of the trainer's free slots; the confirm page books it."""
+    if request.method == "POST":
+        return _book_post(request, client, token)
+    if request.method != "GET":
+        return HttpResponse(status=405)
+    session_type = _chosen_type(client, request.GET.get("type"))
+    return TemplateResponse(
+        request, "portal/book.html", _book_context(client, token, session_type=session_type)
+    )
+
+
+def _book_post(request, client, token):
+    session_type = _chosen_type(client, request.POST.get("type"))
+    starts_at = parse_slot(request.POST.get("at", ""))
+    if session_type is None or starts_at is None:
+        context = _book_context(client, token, session_type=session_type, error="Please pick a time below.")
+        return TemplateResponse(request, "portal/book.html", context, status=400)
+    try:
+        services.portal_book_session(client=client, session_type_id=session_type.pk, starts_at=starts_at)
+    except ValidationError as exc:
+        context = _book_context(client, token, session_type=session_type, error=" ".join(exc.messages))
+        status = 409 if isinstance(exc, booking.SlotTaken) else 400
+        return TemplateResponse(request, "portal/book.html", context, status=status)
+    messages.success(request, "Booked! Your session is in your upcoming sessions below.")
+    return redirect("portal:home", token=token)
+
+
+@require_GET
+@portal_view
+def book_confirm(request, client, token):
+    session_type = _chosen_type(client, request.GET.get("type"))
+    starts_at = parse_slot(request.GET.get("at", ""))
+    if session_type is None or starts_at is None:
+        return redirect(
+            f"{reverse('portal:book', args=[token])}?{urlencode({'type': request.GET.get('type', '')})}"
+        )
+    context = _base_context(
+        client, token, session_type=session_type, starts_at=starts_at, zone_label=_zone_label(client)
+    )
+    return TemplateResponse(request, "portal/book_confirm.html", context)
+
+
+def _reschedule_context(client, token, session, *, starts_at=None, error=""):
+    allowed = booking.can_reschedule(session) and booking.self_booking_refusal(client) is None
+    slots = []
+    if allowed and starts_at is None:
+        slots = booking.listed_slots(
+            client=client, duration_minutes=session.duration_minutes, exclude_pk=session.pk
+        )
+    return _base_context(
+        client,
+        token,
+        session=session,
+        allowed=allowed,
+        refusal=booking.self_booking_refusal(client),
+        starts_at=starts_at,
+        days=_days([s for s in slots if s != session.starts_at], client.tzinfo),
+        slot_base=f"{reverse('portal:session_reschedule', args=[token, session.pk])}?at=",
+        zone_label=_zone_label(client),
+        error=error,
+    )
+
+
+@portal_view
+def session_reschedule(request, client, token, session_id):
+    """Pick a new time for an upcoming session (outside the notice window), then confirm it."""
+    session = _session_or_none(client, session_id)
+    if session is None:
+        return invalid_link(request)
+    if request.method == "GET":
+        context = _reschedule_context(client, token, session, starts_at=parse_slot(request.GET.get("at", "")))
+        return TemplateResponse(request, "portal/reschedule.html", context)
+    if request.method != "POST":
+        return HttpResponse(status=405)
+    starts_at = parse_slot(request.POST.get("at", ""))
+    if starts_at is None:
+        context = _reschedule_context(client, token, session, error="Please pick a time below.")
+        return TemplateResponse(request, "portal/reschedule.html", context, status=400)
+    try:
+        services.portal_reschedule_session(client=client, session_id=session.pk, starts_at=starts_at)
+    except Session.DoesNotExist:
+        return invalid_link(request)
+    except ValidationError as exc:
+        session.refresh_from_db()
+        context = _reschedule_context(client, token, session, error=" ".join(exc.messages))
+        status = 409 if isinstance(exc, booking.SlotTaken) else 400
+        return TemplateResponse(request, "portal/reschedule.html", context, status=status)
+    messages.success(request, "Your session has been moved. Your trainer has been told.")
+    return redirect("portal:home", token=token)
