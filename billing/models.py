@@ -1,3 +1,4 @@
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -6,11 +7,26 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from clients.models import Client
+from common.clock import studio_today
 from common.models import TimeStampedModel
 
 
 def default_currency() -> str:
     return settings.CURRENCY
+
+
+# A due date is a day in this studio's working life; outside it, it is a typo
+# (0001-01-01, 9999-12-31) that would break date arithmetic further on.
+EARLIEST_DUE_DATE = date(2000, 1, 1)
+DUE_DATE_YEARS_AHEAD = 10
+
+
+def validate_due_date(value: date) -> None:
+    latest = studio_today().replace(year=studio_today().year + DUE_DATE_YEARS_AHEAD, day=1)
+    if value and not EARLIEST_DUE_DATE <= value <= latest:
+        raise ValidationError(
+            f"Enter a due date between 1 January 2000 and {latest:%d %B %Y}.", code="due_date_out_of_range"
+        )
 
 
 class Payment(TimeStampedModel):
@@ -36,7 +52,7 @@ class Payment(TimeStampedModel):
         validators=[MinValueValidator(Decimal("0.01"), "The amount must be greater than zero.")],
     )
     currency = models.CharField(max_length=3, default=default_currency, editable=False)
-    due_date = models.DateField()
+    due_date = models.DateField(validators=[validate_due_date])
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     paid_at = models.DateTimeField(null=True, blank=True)
     overdue_at = models.DateTimeField(

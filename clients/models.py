@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models.functions import ExtractDay, ExtractMonth, Lower
 from phonenumber_field.modelfields import PhoneNumberField
 
-from clients.validators import known_timezones, validate_timezone
+from clients.validators import known_timezones, validate_birth_date, validate_timezone
 from common.clock import studio_tz
 from common.models import TimeStampedModel
 
@@ -81,7 +81,7 @@ class Client(TimeStampedModel):
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(blank=True)
     phone = PhoneNumberField(blank=True, help_text="Any common format; stored as E.164 (+447911123456).")
-    birth_date = models.DateField(null=True, blank=True)
+    birth_date = models.DateField(null=True, blank=True, validators=[validate_birth_date])
     timezone = models.CharField(
         max_length=64,
         blank=True,

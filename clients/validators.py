@@ -1,7 +1,10 @@
 import functools
 import zoneinfo
+from datetime import date
 
 from django.core.exceptions import ValidationError
+
+from common.clock import studio_today
 
 
 @functools.cache
@@ -17,4 +20,15 @@ def validate_timezone(value: str) -> None:
             "or America/New_York, or leave it blank for the studio's time zone.",
             code="invalid_timezone",
             params={"value": value},
+        )
+
+
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+def validate_birth_date(value: date) -> None:
+    """A real person's birthday: after 1900 and not after today (the studio's day)."""
+    if value and not EARLIEST_BIRTH_DATE <= value <= studio_today():
+        raise ValidationError(
+            "Enter a birth date between 1 January 1900 and today.", code="birth_date_out_of_range"
         )
