@@ -25,7 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from clients.admin_scoping import staff_users
-from clients.roles import has_role_perm, is_manager
+from clients.roles import TRAINER, has_role_perm, is_manager
 from clients.selectors import visible_clients
 from clients.validators import known_timezones
 from common.clock import studio_tz
@@ -137,8 +137,17 @@ def _window(request) -> tuple[datetime, datetime]:
     return start, end
 
 
+def _default_trainer_ids(user) -> list[int]:
+    """A manager who has not picked opens on the studio's trainers (as many as there are
+    colours); one who trains nobody would otherwise open on an empty week."""
+    trainers = list(
+        staff_users().filter(groups__name=TRAINER).values_list("pk", flat=True)[: len(TRAINER_COLOURS)]
+    )
+    return trainers or [user.pk]
+
+
 def _trainer_ids(request, values) -> list[int]:
-    """The calendars to show: a trainer sees her own; a manager picks any (default: her own)."""
+    """The calendars to show: a trainer sees her own; a manager picks any (default: the trainers)."""
     if not is_manager(request.user):
         return [request.user.pk]
     ids = []
@@ -150,7 +159,7 @@ def _trainer_ids(request, values) -> list[int]:
             ids.append(pk)
     if len(ids) > len(TRAINER_COLOURS):
         raise BadRequest(f"Show at most {len(TRAINER_COLOURS)} trainers at once.")
-    return ids or [request.user.pk]
+    return ids or _default_trainer_ids(request.user)
 
 
 # --- Events --------------------------------------------------------------------------------------
@@ -382,7 +391,7 @@ def calendar_page(request):
     try:
         selected = _trainer_ids(request, request.GET.getlist("trainer"))
     except BadRequest:
-        selected = [request.user.pk]
+        selected = _default_trainer_ids(request.user)
     feed = calendar_services.feed_for(request.user)
     feed_url = request.build_absolute_uri(reverse("calendar:feed", args=[calendar_services.feed_token(feed)]))
     try:

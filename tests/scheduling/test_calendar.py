@@ -320,6 +320,16 @@ def test_the_page_loads_the_vendored_calendar_and_the_header_links_to_it(trainer
     assert 'href="/calendar/"' in admin
 
 
+def test_a_manager_who_has_not_picked_sees_the_trainers_not_an_empty_week(
+    manager_client, trainer, other_trainer
+):
+    a = SessionFactory(client=ClientFactory(trainer=trainer), starts_at=at(1, 10))
+    b = SessionFactory(client=ClientFactory(trainer=other_trainer), starts_at=at(2, 10))
+    assert ids(manager_client.get("/calendar/events/", WEEK)) == {a.pk, b.pk}
+    page = manager_client.get("/calendar/").content.decode()
+    assert f'value="{trainer.pk}" checked' in page and f'value="{other_trainer.pk}" checked' in page
+
+
 def test_a_manager_picks_trainers_on_the_page(manager_client, trainer):
     page = manager_client.get("/calendar/", {"trainer": trainer.pk}).content.decode()
     assert f'value="{trainer.pk}" checked' in page
