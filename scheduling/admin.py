@@ -30,7 +30,7 @@ class SessionAdmin(TrainerScopedAdmin):
         "status_detail",
         "confirmed_at",
     )
-    list_filter = ("status", "trainer", "starts_at")
+    list_filter = ("status", "booked_by", "trainer", "starts_at")
     list_select_related = ("client", "trainer")
     search_fields = ("client__first_name", "client__last_name", "client__email", "location")
     date_hierarchy = "starts_at"
@@ -40,6 +40,8 @@ class SessionAdmin(TrainerScopedAdmin):
     readonly_fields = (
         "clients_clock",
         "series_overview",
+        "booked_by",
+        "session_type",
         "confirmed_at",
         "cancelled_at",
         "cancelled_by",

@@ -18,7 +18,7 @@ from django.utils import timezone
 from clients.models import Client
 from scheduling import services
 from scheduling.availability import free_slots, is_free_slot
-from scheduling.models import Availability, Session, SessionType
+from scheduling.models import Session, SessionType
 
 #: How far ahead the portal lists slots at most (the trainer's horizon may be shorter).
 LISTED_DAYS = 28
@@ -137,7 +137,3 @@ def client_reschedule_session(*, client: Client, session_id: int, starts_at: dat
     ):
         raise SlotTaken()
     return services.session_update(session=session, starts_at=starts_at)
-
-
-def trainer_offers_booking(trainer_id) -> bool:
-    return Availability.objects.filter(trainer_id=trainer_id).exists()

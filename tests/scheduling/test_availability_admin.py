@@ -3,6 +3,7 @@
 import pytest
 
 from scheduling.models import Availability, SessionType
+from tests.factories import ClientFactory, SessionFactory
 from tests.support.admin_forms import form_data
 
 pytestmark = pytest.mark.django_db
@@ -54,3 +55,12 @@ def test_trainer_sees_studio_wide_types_but_cannot_change_them(trainer_client, t
         == 403
     )
     assert trainer_client.get(f"/admin/scheduling/sessiontype/{mine.pk}/change/").status_code == 200
+
+
+def test_staff_see_who_booked_a_session_and_can_filter_by_it(trainer_client, trainer):
+    online = SessionFactory(trainer=trainer, client=ClientFactory(trainer=trainer), booked_by="client")
+    SessionFactory(trainer=trainer, client=ClientFactory(trainer=trainer))
+    page = trainer_client.get(f"/admin/scheduling/session/{online.pk}/change/")
+    assert "Client (online)" in page.content.decode()
+    listing = trainer_client.get("/admin/scheduling/session/", {"booked_by__exact": "client"})
+    assert listing.context["cl"].result_count == 1
