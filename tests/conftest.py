@@ -1,7 +1,17 @@
+import os
+
 import pytest
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 
 from tests.factories import ClientFactory, ManagerFactory, TrainerFactory
+
+# The property tests run a fixed sample by default, so a CI run is repeatable and a
+# busy machine cannot make it fail where a quiet one passed; HYPOTHESIS_PROFILE=explore
+# draws new examples each run (and keeps none on disk either way).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+hypothesis_settings.register_profile("explore", database=None, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_configure(config):
