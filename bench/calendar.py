@@ -61,9 +61,9 @@ def make_feed_sessions(trainer, clients, *, now):
     return _sql(
         """
         INSERT INTO scheduling_session (created_at, updated_at, starts_at, duration_minutes, location, status,
-            notes, cancelled_by, sequence, client_id, trainer_id)
+            notes, cancelled_by, cancel_reason, sequence, client_id, trainer_id)
         SELECT %s, %s, %s::timestamptz - interval '29 days' + g * interval '113 minutes', 60, 'Studio C',
-            CASE WHEN g %% 25 = 0 THEN 'cancelled' ELSE 'scheduled' END, '', '', g %% 3,
+            CASE WHEN g %% 25 = 0 THEN 'cancelled' ELSE 'scheduled' END, '', '', '', g %% 3,
             (%s::bigint[])[1 + g %% %s], %s
         FROM generate_series(0, %s) g
         """,
