@@ -68,9 +68,16 @@ def send_message(
     subject: str = "",
     category: str = Category.TRANSACTIONAL,
     attachments=(),
+    send_at=None,
+    urgent_by=None,
     **caused_by,
 ) -> Message:
     """Queue one message for ``client``; delivery starts after the caller's transaction commits.
+
+    ``send_at``: not before this moment (a staff message scheduled for later).
+    ``urgent_by``: the staff user who chose "send now — urgent" inside the client's
+    quiet hours; recorded on the row (who, when) and the engine does not defer it.
+    Transactional messages only: nobody may wake a client up with an offer.
 
     ``caused_by`` holds any of rule=, session=, payment=, campaign=, sent_by= (what
     caused it) and not_after= (suppress rather than send after this moment).
@@ -79,6 +86,9 @@ def send_message(
     Consent is not checked here but at send time, so a STOP that arrives in
     between is honoured.
     """
+    if urgent_by is not None and category != Category.TRANSACTIONAL:
+        raise ValueError("only reminders and notices may override quiet hours")
+    now = timezone.now()
     message = _new_message(
         Outgoing(
             client=client,
@@ -89,9 +99,20 @@ def send_message(
             attachments=tuple(attachments),
             caused_by=caused_by,
         ),
-        now=timezone.now(),
+        now=now,
     )
+    if send_at is not None:
+        message.next_attempt_at = max(send_at, now)
+    if urgent_by is not None:
+        message.quiet_hours_overridden_at, message.quiet_hours_overridden_by = now, urgent_by
     message.save(force_insert=True)
+    if urgent_by is not None:
+        MessageEvent.objects.create(
+            message=message,
+            status=Status.QUEUED,
+            source=MessageEvent.Source.STAFF,
+            detail=f"sent inside the client's quiet hours as urgent by {urgent_by}",
+        )
     kick_delivery_on_commit()
     return message
 

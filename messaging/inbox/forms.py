@@ -1,7 +1,11 @@
+from datetime import timedelta
+
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 
 from clients.models import Category, Channel
+from messaging.delivery import quiet_hours_resume_at
 
 # The order the compose form offers channels in.
 CHANNEL_ORDER = (Channel.IN_APP, Channel.SMS, Channel.EMAIL)
@@ -36,6 +40,18 @@ class ComposeForm(forms.Form):
         label="Add a link to the client's portal",
         help_text="Their messages, sessions (confirm or cancel), payments and contact preferences.",
     )
+    send_at = forms.DateTimeField(
+        required=False,
+        label="Send later",
+        help_text="Leave empty to send now. Your time zone.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    #: The answer to the quiet-hours warning: wait for their end, or send now (urgent).
+    quiet_hours = forms.ChoiceField(
+        required=False,
+        choices=[("", "ask"), ("wait", "wait"), ("urgent", "urgent")],
+        widget=forms.HiddenInput,
+    )
 
     def __init__(self, *args, client, **kwargs):
         self.client = client
@@ -61,8 +77,35 @@ class ComposeForm(forms.Form):
             )
         return channel
 
+    def clean_send_at(self):
+        send_at = self.cleaned_data.get("send_at")
+        if send_at is None:
+            return None
+        now = timezone.now()
+        if send_at <= now:
+            raise forms.ValidationError("That time has passed: leave it empty to send now.", code="past")
+        if send_at > now + timedelta(days=366):
+            raise forms.ValidationError("Schedule at most a year ahead.", code="too_far")
+        return send_at
+
+    def quiet_hours_end(self):
+        """When the SMS would go out inside the client's quiet hours: the moment they end."""
+        if self.cleaned_data.get("channel") != Channel.SMS:
+            return None
+        return quiet_hours_resume_at(self.cleaned_data.get("send_at") or timezone.now(), self.client.tzinfo)
+
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("channel") == Channel.EMAIL and not cleaned.get("subject"):
             cleaned["subject"] = f"A message from {settings.STUDIO_NAME}"
+        if "channel" in cleaned and not cleaned.get("quiet_hours"):
+            resume = self.quiet_hours_end()
+            if resume is not None:
+                # Not an error: a question the page answers with two buttons.
+                self.quiet_hours_resume = resume
+                raise forms.ValidationError(
+                    "It is inside %(name)s's quiet hours.",
+                    code="quiet_hours",
+                    params={"name": self.client.first_name},
+                )
         return cleaned

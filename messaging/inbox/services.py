@@ -20,8 +20,14 @@ def staff_read_thread(*, client: Client) -> int:
 
 
 @transaction.atomic
-def inbox_send(*, client: Client, channel: str, body: str, subject: str = "", sent_by) -> Message:
-    """Send a staff message from the inbox; answering a client also reads their messages."""
+def inbox_send(
+    *, client: Client, channel: str, body: str, subject: str = "", sent_by, send_at=None, urgent: bool = False
+) -> Message:
+    """Send a staff message from the inbox; answering a client also reads their messages.
+
+    ``send_at`` schedules it; ``urgent`` sends it through the client's quiet hours,
+    recorded as ``sent_by``'s override.
+    """
     message = send_message(
         client=client,
         channel=channel,
@@ -29,6 +35,8 @@ def inbox_send(*, client: Client, channel: str, body: str, subject: str = "", se
         subject=subject,
         category=Category.TRANSACTIONAL,
         sent_by=sent_by,
+        send_at=send_at,
+        urgent_by=sent_by if urgent else None,
     )
     staff_read_thread(client=client)
     return message

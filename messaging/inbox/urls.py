@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:client_id>/", views.thread, name="thread"),
     path("<int:client_id>/send/", views.send, name="send"),
     path("<int:client_id>/read/", views.mark_read, name="mark_read"),
+    path("<int:client_id>/sms-count/", views.sms_preview, name="client_sms_count"),
 ]

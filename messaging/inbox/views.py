@@ -11,13 +11,16 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from clients.admin_scoping import staff_users
 from clients.models import Channel
 from clients.roles import is_manager
 from common.ids import parse_pk
+from common.timefmt import staff_datetime
 from messaging import saved_replies
+from messaging.delivery import quiet_hours_resume_at
 from messaging.inbox import selectors, services
 from messaging.inbox.forms import ComposeForm
 from messaging.links import portal_link
@@ -89,8 +92,17 @@ def start(request):
     )
 
 
+def _sms_text(body: str, client, add_portal_link) -> str:
+    """What will actually be sent: the body, and the portal link when it is ticked."""
+    if add_portal_link:
+        return f"{body.rstrip()}\n\n{portal_link(client)}"
+    return body
+
+
 def _thread_context(request, client, form):
-    body = form["body"].value() or ""
+    body = _sms_text(form["body"].value() or "", client, form["add_portal_link"].value())
+    now = timezone.now()
+    quiet_until = quiet_hours_resume_at(now, client.tzinfo)
     show_all = request.GET.get("all") == "1"
     thread, has_older = selectors.thread(client=client, latest=None if show_all else THREAD_LATEST)
     return _context(
@@ -104,6 +116,9 @@ def _thread_context(request, client, form):
         sms=sms_count(body),
         can_send=request.user.has_perm("messaging.add_message"),
         saved_replies=saved_replies.rendered_for(client=client, user=request.user),
+        client_now=now.astimezone(client.tzinfo),
+        quiet_until=quiet_until.astimezone(client.tzinfo) if quiet_until else None,
+        question=getattr(form, "quiet_hours_resume", None),
     )
 
 
@@ -130,21 +145,31 @@ def send(request, client_id):
     form = ComposeForm(request.POST, client=client)
     template = "inbox/_conversation.html" if request.htmx else "inbox/thread.html"
     if not form.is_valid():
-        # htmx swaps only 2xx answers; the form with its errors must still show.
-        status = 200 if request.htmx else 400
+        # htmx swaps only 2xx answers; the form with its errors must still show. The
+        # quiet-hours question is not an error either way.
+        asking = hasattr(form, "quiet_hours_resume")
+        status = 200 if request.htmx or asking else 400
         return TemplateResponse(request, template, _thread_context(request, client, form), status=status)
     data = form.cleaned_data
-    body = data["body"]
-    if data["add_portal_link"]:
-        body = f"{body.rstrip()}\n\n{portal_link(client)}"
+    send_at = data["send_at"]
+    if data["quiet_hours"] == "wait":
+        send_at = form.quiet_hours_end() or send_at
     message = services.inbox_send(
         client=client,
         channel=data["channel"],
-        body=body,
+        body=_sms_text(data["body"], client, data["add_portal_link"]),
         subject=data["subject"] if data["channel"] == Channel.EMAIL else "",
         sent_by=request.user,
+        send_at=send_at,
+        urgent=data["quiet_hours"] == "urgent",
     )
-    messages.success(request, f"{message.get_channel_display()} message to {client.first_name} queued.")
+    what = f"{message.get_channel_display()} message to {client.first_name}"
+    if send_at:
+        messages.success(request, f"{what} scheduled for {staff_datetime(send_at, client.tzinfo)}.")
+    elif message.quiet_hours_overridden_at:
+        messages.success(request, f"{what} queued as urgent: it goes now, inside their quiet hours.")
+    else:
+        messages.success(request, f"{what} queued.")
     if request.htmx:
         # Sent without a reload: the refreshed thread and an empty form.
         return TemplateResponse(
@@ -166,7 +191,14 @@ def mark_read(request, client_id):
 
 
 @inbox_view
-def sms_preview(request):
-    """The segment counter as a fragment, for htmx to swap in while typing."""
-    body = request.POST.get("body", "") if request.method == "POST" else request.GET.get("body", "")
+def sms_preview(request, client_id=None):
+    """The segment counter as a fragment, for htmx to swap in while typing.
+
+    With a client, the portal link is counted when it is ticked: the count is of
+    what will actually be sent.
+    """
+    data = request.POST if request.method == "POST" else request.GET
+    body = data.get("body", "")
+    if client_id is not None:
+        body = _sms_text(body, _visible_client(request, client_id), data.get("add_portal_link"))
     return TemplateResponse(request, "inbox/_sms_count.html", {"sms": sms_count(body)})

@@ -116,3 +116,93 @@ def test_the_engine_sends_an_overridden_sms_inside_quiet_hours(client_obj, train
     message.refresh_from_db()
     assert message.status == Message.Status.SENT
     assert len(twilio_http.requests) == 1
+
+
+# --- Compose: the quiet-hours question, urgent, scheduled --------------------------------
+
+
+def test_compose_asks_before_texting_inside_quiet_hours(trainer_client, client_obj):
+    with time_machine.travel(NIGHT, tick=False):
+        response = trainer_client.post(
+            reverse("inbox:send", args=[client_obj.pk]), {"channel": "sms", "body": "Session off, I'm ill"}
+        )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "It is 03:23 for" in page and "Send at 08:00 (their time)" in page and "Send now — urgent" in page
+    assert not Message.objects.exists()  # nothing goes until they choose
+
+
+def test_send_at_the_end_of_quiet_hours_schedules_it(trainer_client, client_obj):
+    with time_machine.travel(NIGHT, tick=False):
+        trainer_client.post(
+            reverse("inbox:send", args=[client_obj.pk]),
+            {"channel": "sms", "body": "Session off", "quiet_hours": "wait"},
+        )
+    message = Message.objects.get()
+    assert message.next_attempt_at == utc(2026, 1, 15, 8, 0)
+    assert message.quiet_hours_overridden_at is None
+    with time_machine.travel(NIGHT, tick=False):
+        assert hold_reason(message) == "held until 08:00 (client's time) — quiet hours"
+
+
+def test_send_now_urgent_records_who_overrode_and_goes_at_once(
+    trainer_client, trainer, client_obj, twilio_http
+):
+    with time_machine.travel(NIGHT, tick=False):
+        trainer_client.post(
+            reverse("inbox:send", args=[client_obj.pk]),
+            {"channel": "sms", "body": "7 am session cancelled, I'm ill", "quiet_hours": "urgent"},
+        )
+        deliver_due(limit=10)
+    message = Message.objects.get()
+    assert (message.quiet_hours_overridden_by, message.quiet_hours_overridden_at) == (trainer, NIGHT)
+    assert message.status == Message.Status.SENT
+    assert message.events.filter(detail__contains="urgent by trainer_a").exists()
+    assert len(twilio_http.requests) == 1
+
+
+def test_urgent_is_for_notices_only(client_obj, trainer):
+    with pytest.raises(ValueError, match="reminders and notices"):
+        send_message(
+            client=client_obj, channel="sms", body="50% off!", category="marketing", urgent_by=trainer
+        )
+
+
+def test_staff_schedule_a_message_for_later_in_their_own_zone(trainer_client, client_obj):
+    with time_machine.travel(NOON, tick=False):
+        response = trainer_client.post(
+            reverse("inbox:send", args=[client_obj.pk]),
+            {"channel": "email", "body": "Happy new plan", "send_at": "2026-01-16T09:30"},
+            follow=True,
+        )
+        message = Message.objects.get()
+        assert message.next_attempt_at == utc(2026, 1, 16, 9, 30)
+        assert "scheduled for Fri 16 Jan 2026 09:30 GMT" in response.content.decode()
+        assert "scheduled for Fri 16 Jan 09:30" in response.content.decode()  # the hold in the thread
+        assert deliver_due(limit=10) == 0  # not yet
+
+
+def test_a_time_in_the_past_is_refused(trainer_client, client_obj):
+    with time_machine.travel(NOON, tick=False):
+        response = trainer_client.post(
+            reverse("inbox:send", args=[client_obj.pk]),
+            {"channel": "email", "body": "Hi", "send_at": "2026-01-15T11:00"},
+        )
+    assert response.status_code == 400
+    assert "That time has passed" in response.content.decode()
+    assert not Message.objects.exists()
+
+
+def test_the_sms_counter_counts_the_portal_link_when_ticked(trainer_client, client_obj, settings):
+    settings.SITE_URL = "https://crm.example.com"
+    url = reverse("inbox:client_sms_count", args=[client_obj.pk])
+    plain = trainer_client.post(url, {"body": "x" * 100}).content.decode()
+    linked = trainer_client.post(url, {"body": "x" * 100, "add_portal_link": "on"}).content.decode()
+    assert "100 characters, 1 segment" in plain
+    assert "2 segments" in linked  # 100 + the link > 160
+
+
+def test_the_sms_counter_is_for_the_users_own_clients(trainer_client, other_trainer):
+    theirs = ClientFactory(trainer=other_trainer)
+    response = trainer_client.post(reverse("inbox:client_sms_count", args=[theirs.pk]), {"body": "x"})
+    assert response.status_code == 404
