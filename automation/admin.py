@@ -95,7 +95,19 @@ class AutomationRuleAdmin(admin.ModelAdmin):
         "updated_at",
     )
     fieldsets = (
-        (None, {"fields": ("name", "trigger_event", "offset_hours", "late_booking", "is_active")}),
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "trigger_event",
+                    "offset_hours",
+                    "late_booking",
+                    "merge_minutes",
+                    "is_active",
+                )
+            },
+        ),
         ("Who and how", {"fields": ("channel", "category", "trainer")}),
         ("Message", {"fields": ("subject_template", "body_template", "variables")}),
         (
@@ -382,13 +394,22 @@ def _forecast_html(result) -> str:
 @admin.register(AutomationLog)
 class AutomationLogAdmin(TrainerScopedAdmin):
     trainer_lookup = "client__trainer"
-    list_display = ("created_at", "rule", "occurrence_key", "status", "client", "message_link", "error")
+    list_display = (
+        "created_at",
+        "rule",
+        "occurrence_key",
+        "status",
+        "client",
+        "message_link",
+        "error",
+        "note",
+    )
     # Only the rules in the logs this user may see (a trainer's are scoped by client).
     list_filter = ("status", ("rule", admin.RelatedOnlyFieldListFilter), "created_at")
     list_select_related = ("rule", "client", "message")
     search_fields = ("occurrence_key", "client__first_name", "client__last_name", "error")
     date_hierarchy = "created_at"
-    readonly_fields = ("rule", "occurrence_key", "status", "client", "message", "error", "created_at")
+    readonly_fields = ("rule", "occurrence_key", "status", "client", "message", "error", "note", "created_at")
 
     def has_add_permission(self, request):
         return False

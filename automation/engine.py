@@ -26,6 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from automation import merging
 from automation.models import AutomationLog, AutomationRule, TriggerEvent
 from billing.models import Payment
 from clients.models import Channel, Client
@@ -114,6 +115,8 @@ class Occurrence:
     #: forecast judges it at ``due_at`` and shows a trainer only her own clients').
     due_at: datetime | None = None
     trainer_id: int | None = None
+    #: Occurrences of one rule and client with the same group (a weekly series) go as one message.
+    group: str = ""
 
 
 @dataclass
@@ -381,39 +384,55 @@ def _fire_batch(batch, now, *, careful: bool) -> FireResult:
         return result
     targets = _load_targets(mine)
     compiled = _Compiled()
-    logs, to_send = [], []
+    logs, sends, groups = [], [], {}
     for occ in mine:
         log = AutomationLog(pk=claimed[(occ.rule.pk, occ.key)], client_id=occ.client_id)
         verdict = _judge(occ, targets, now)
-        client, session, payment = verdict.client, verdict.session, verdict.payment
         reason = occ.skip_reason or verdict.reason
-        if client is None:
+        if verdict.client is None:
             log.client_id = None
+        logs.append((occ, log))
         if reason:
             log.status, log.error = LogStatus.SKIPPED, reason
+            continue
+        key = merging.merge_key(occ, verdict.client)
+        if key is None:
+            sends.append([(occ, log, verdict)])
+        elif key in groups:
+            groups[key].append((occ, log, verdict))
         else:
-            try:
-                subject, body = _render(occ, client, session, payment, now, compiled)
-                outgoing = _outgoing(occ, client, session, payment, subject, body, now)
-                if careful:
-                    with transaction.atomic():
-                        log.message = messaging_services.send_message(
-                            client=outgoing.client,
-                            channel=outgoing.channel,
-                            body=outgoing.body,
-                            subject=outgoing.subject,
-                            category=outgoing.category,
-                            attachments=outgoing.attachments,
-                            **outgoing.caused_by,
-                        )
-                else:
-                    to_send.append((log, outgoing))
-                log.status = LogStatus.SENT
-            except Exception as exc:  # recorded on the log row: the error is the rule's outcome
-                logger.exception("automation rule %s failed for %s", occ.rule.pk, occ.key)
-                log.status, log.error = LogStatus.FAILED, _describe(exc)
+            groups[key] = [(occ, log, verdict)]
+            sends.append(groups[key])
+    to_send = []
+    for members in sends:
+        try:
+            outgoing = _merged_outgoing(members, now, compiled)
+            if careful:
+                with transaction.atomic():
+                    message = messaging_services.send_message(
+                        client=outgoing.client,
+                        channel=outgoing.channel,
+                        body=outgoing.body,
+                        subject=outgoing.subject,
+                        category=outgoing.category,
+                        attachments=outgoing.attachments,
+                        **outgoing.caused_by,
+                    )
+                for _, log, _ in members:
+                    log.message = message
+            else:
+                to_send.append((members, outgoing))
+            status, error = LogStatus.SENT, ""
+        except Exception as exc:  # recorded on the log rows: the error is the rule's outcome
+            logger.exception("automation rule %s failed for %s", members[0][0].rule.pk, members[0][0].key)
+            status, error = LogStatus.FAILED, _describe(exc)
+        for _, log, _ in members:
+            log.status, log.error = status, error
+            if len(members) > 1:
+                log.note = merging.note(len(members), [(v.session, v.payment) for _, _, v in members])
+    for occ, log in logs:
         result.add(occ.rule.pk, log.status)
-        logs.append(log)
+    logs = [log for _, log in logs]
     if to_send:
         # Every message of the batch in one INSERT, still inside the transaction that
         # claimed and re-checked them.
@@ -421,22 +440,61 @@ def _fire_batch(batch, now, *, careful: bool) -> FireResult:
             messages = messaging_services.send_messages([outgoing for _, outgoing in to_send])
         except Exception as exc:
             raise _RetryCarefully from exc
-        for (log, _), message in zip(to_send, messages, strict=True):
-            log.message = message
+        for (members, _), message in zip(to_send, messages, strict=True):
+            for _, log, _ in members:
+                log.message = message
     _record(logs)
     return result
+
+
+def _merged_outgoing(members, now, compiled) -> Outgoing:
+    """One message for one or more occurrences of one rule and client (``automation.merging``).
+
+    The first (earliest session) is rendered as usual; a merged message adds the list of
+    everything it covers, each session's invitation, and stays worth sending while any
+    of them is still ahead.
+    """
+    members = sorted(members, key=lambda m: (m[2].session.starts_at if m[2].session else now, m[0].key))
+    occ, _, verdict = members[0]
+    client, session, payment = verdict.client, verdict.session, verdict.payment
+    subject, body = _render(occ, client, session, payment, now, compiled)
+    outgoing = _outgoing(occ, client, session, payment, subject, body, now)
+    if len(members) == 1:
+        return outgoing
+    covered = [(v.session, v.payment) for _, _, v in members]
+    extra = merging.listing(covered, client)
+    limits = [_not_after(o, client, v.session) for o, _, v in members]
+    return Outgoing(
+        client=client,
+        channel=outgoing.channel,
+        body=f"{body.rstrip()}\n\n{extra}" if extra else body,
+        subject=outgoing.subject,
+        category=outgoing.category,
+        attachments=tuple(a for o, _, v in members for a in _attachments(o, v.session, now)),
+        caused_by={
+            **outgoing.caused_by,
+            "not_after": None if None in limits else max(limits),
+        },
+    )
 
 
 def _record(logs):
     """Write every outcome of the batch in one UPDATE ... FROM (VALUES ...)."""
     table = AutomationLog._meta.db_table
-    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(logs))
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(logs))
     params = []
     for log in logs:
-        params += [log.pk, log.status, log.error, log.message.pk if log.message else None, log.client_id]
+        params += [
+            log.pk,
+            log.status,
+            log.error,
+            log.note,
+            log.message.pk if log.message else None,
+            log.client_id,
+        ]
     sql = (
-        f"WITH v (id, status, error, message_id, client_id) AS (VALUES {values}) "
-        f"UPDATE {table} SET status = v.status, error = v.error, "
+        f"WITH v (id, status, error, note, message_id, client_id) AS (VALUES {values}) "
+        f"UPDATE {table} SET status = v.status, error = v.error, note = v.note, "
         f"message_id = CAST(v.message_id AS bigint), client_id = CAST(v.client_id AS bigint) "
         f"FROM v WHERE {table}.id = CAST(v.id AS bigint)"
     )

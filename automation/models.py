@@ -1,6 +1,7 @@
 from datetime import UTC
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 
 from clients.models import Category, Channel
@@ -61,6 +62,14 @@ class AutomationRule(TimeStampedModel):
         help_text="Before a session: what to do when a session is booked or moved so late that "
         "its reminder time has already passed.",
     )
+    merge_minutes = models.PositiveSmallIntegerField(
+        "merge within (minutes)",
+        default=0,
+        validators=[MaxValueValidator(60, "Merge occurrences at most an hour apart.")],
+        help_text="Several occurrences of this rule for one client falling due within this many minutes "
+        "go as one message listing them (e.g. several sessions booked at once). 0: one message each. "
+        "A weekly series booking is always one message.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -102,6 +111,14 @@ class AutomationLog(models.Model):
         "messaging.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="automation_logs"
     )
     error = models.TextField(blank=True, help_text="Why it was skipped, or what failed.")
+    # db_default: the engine claims rows with a raw INSERT that names only the claim's columns.
+    note = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Sent together with others: what the one message covered.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

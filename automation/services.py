@@ -6,6 +6,7 @@ commit), never inside the request that saved the row.
 
 from datetime import datetime, timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from automation import engine
@@ -62,7 +63,19 @@ def _session_occurrences(event, session, rules, *, at, now):
             continue
         common = {"rule": rule, "client_id": session.client_id, "session_id": session.pk}
         if rule.trigger_event == TriggerEvent.SESSION_CREATED:
-            found.append(Occurrence(key=engine.session_created_key(session.pk), **common))
+            # The sessions booked with this one (its weekly series; with the rule's merge
+            # window, the client's other bookings of those minutes) are confirmed in one
+            # message; each keeps its own once-only key, so their own events find them fired.
+            for booked in _booked_together(session, rule, now=now):
+                found.append(
+                    Occurrence(
+                        key=engine.session_created_key(booked.pk),
+                        rule=rule,
+                        client_id=booked.client_id,
+                        session_id=booked.pk,
+                        group=f"series:{booked.series}" if booked.series else "",
+                    )
+                )
         elif rule.trigger_event == TriggerEvent.SESSION_CANCELLED:
             found.append(Occurrence(key=engine.session_cancelled_key(session.pk), **common))
         elif rule.trigger_event == TriggerEvent.SESSION_MOVED and event == SESSION_MOVED:
@@ -90,6 +103,20 @@ def _session_occurrences(event, session, rules, *, at, now):
                     )
                 )
     return found
+
+
+def _booked_together(session, rule, *, now):
+    """``session`` and the scheduled, not yet started sessions booked with it."""
+    together = Q(series=session.series) if session.series else Q(pk=session.pk)
+    if rule.merge_minutes:
+        window = timedelta(minutes=rule.merge_minutes)
+        together |= Q(
+            created_at__gte=session.created_at - window, created_at__lte=session.created_at + window
+        )
+    siblings = Session.objects.filter(
+        together, client_id=session.client_id, status=Session.Status.SCHEDULED, starts_at__gt=now
+    ).order_by("starts_at")
+    return [session] + [s for s in siblings if s.pk != session.pk]
 
 
 def _payment_occurrences(event, payment, rules):

@@ -193,6 +193,7 @@ class SeriesResult:
     clashes: list = field(default_factory=list)  # (starts_at, [messages])
 
 
+@transaction.atomic
 def session_book_weekly_series(
     *,
     trainer,
@@ -209,6 +210,8 @@ def session_book_weekly_series(
     Weeks are counted on the trainer's own wall clock (her zone, by default the
     studio's): a 07:00 class stays at 07:00 in her diary across a daylight-saving
     change, even when the studio or the client changes clocks on another date.
+    The series commits as a whole, so whoever hears of its first session (the one
+    booking confirmation) sees every week of it.
     """
     if occurrences < 1 or occurrences > 104:
         raise ValidationError("A series has between 1 and 104 weekly sessions.", code="occurrences")
