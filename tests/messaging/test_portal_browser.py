@@ -7,10 +7,11 @@ that Playwright downloads. Skips, with the reason, where either is missing.
 
 import os
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
+import time_machine
 from django.db import connections
 from django.utils import timezone
 
@@ -123,6 +124,49 @@ def test_trainer_and_client_talk_and_the_client_cancels_a_session(browser, live_
     expect(cancelled).to_contain_text("Cancelled the session on")
     expect(cancelled).to_contain_text("Twisted my ankle, sorry!")
     if os.environ.get("PORTAL_SCREENSHOTS"):
+        shots = os.environ["PORTAL_SCREENSHOTS"]
+        later = SessionFactory(
+            client=client, starts_at=timezone.now() + timedelta(days=5), location="Room Red"
+        )
         phone.goto(link)
-        phone.screenshot(path=os.path.join(os.environ["PORTAL_SCREENSHOTS"], "portal.png"), full_page=True)
-        staff.screenshot(path=os.path.join(os.environ["PORTAL_SCREENSHOTS"], "thread.png"), full_page=True)
+        phone.screenshot(path=os.path.join(shots, "portal.png"), full_page=True)
+        phone.goto(
+            f"{live_server.url}/portal/{urlsplit(link).path.split('/')[2]}/sessions/{later.pk}/?action=cancel"
+        )
+        phone.screenshot(path=os.path.join(shots, "portal-cancel-phone.png"), full_page=True)
+        staff.screenshot(path=os.path.join(shots, "thread.png"), full_page=True)
+        staff.set_viewport_size({"width": 390, "height": 844})
+        staff.screenshot(path=os.path.join(shots, "thread-phone.png"), full_page=True)
+
+
+def test_texting_at_night_asks_first_and_the_held_message_says_why(browser, live_server, settings):
+    settings.SITE_URL = live_server.url
+    trainer = TrainerFactory(username="coach")
+    client = ClientFactory(trainer=trainer, first_name="Robin", last_name="Runner")
+    expect = sync_api.expect
+    staff = browser.new_page()
+    staff.goto(f"{live_server.url}/admin/login/?next=/inbox/{client.pk}/")
+    staff.fill("#id_username", "coach")
+    staff.fill("#id_password", PASSWORD)
+    staff.click("input[type=submit]")
+    # 03:23 in London: the server's clock (and only the server's) is at night.
+    with time_machine.travel(datetime(2026, 1, 15, 3, 23, tzinfo=UTC), tick=True):
+        staff.goto(f"{live_server.url}/inbox/{client.pk}/")
+        expect(staff.locator("#quiet-note")).to_contain_text("an SMS waits until 08:00")
+        staff.check("input[name=channel][value=sms]")
+        staff.fill("#id_body", "Tomorrow's 7 am session is off, I'm ill. Sorry!")
+        staff.click("#send")
+        expect(staff.locator("#quiet-question")).to_contain_text("inside their quiet hours")
+        if os.environ.get("PORTAL_SCREENSHOTS"):
+            staff.screenshot(
+                path=os.path.join(os.environ["PORTAL_SCREENSHOTS"], "quiet-question.png"), full_page=True
+            )
+        staff.click("#send-later-quiet")
+        expect(staff.locator("#thread")).to_contain_text(
+            "Held: held until 08:00 (client's time) — quiet hours"
+        )
+        if os.environ.get("PORTAL_SCREENSHOTS"):
+            staff.screenshot(path=os.path.join(os.environ["PORTAL_SCREENSHOTS"], "held.png"), full_page=True)
+    message = Message.objects.get(client=client)
+    assert message.next_attempt_at == datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
+    assert message.quiet_hours_overridden_at is None
