@@ -39,8 +39,12 @@ TRAINERS = 50
 
 
 def _require_postgres():
+    """PostgreSQL, migrated to the code's schema (a bench database lives across releases)."""
     if connection.vendor != "postgresql" or not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("bench automation needs PostgreSQL: set DATABASE_URL=postgres://...")
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
 
 
 def _sql(sql, params=None):

@@ -36,6 +36,9 @@ TRAINERS = 50
 def _require_postgres():
     if connection.vendor != "postgresql" or not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("bench dashboard needs PostgreSQL: set DATABASE_URL=postgres://...")
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)  # a bench database lives across releases
 
 
 def _sql(sql, params=None):
