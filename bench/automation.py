@@ -145,9 +145,9 @@ def make_due_sessions(clients, n, *, due_at, offset_hours):
     return _sql(
         """
         INSERT INTO scheduling_session (created_at, updated_at, starts_at, duration_minutes, location, status,
-            notes, cancelled_by, sequence, client_id, trainer_id)
+            notes, cancelled_by, cancel_reason, sequence, client_id, trainer_id)
         SELECT %s, %s, %s::timestamptz - (g %% 240) * interval '1 second', 60, 'Studio B', 'scheduled', '', '',
-            0, c.id, c.trainer_id
+            '', 0, c.id, c.trainer_id
         FROM generate_series(1, %s) g JOIN clients_client c ON c.id = (%s::bigint[])[g]
         """,
         [due_at - timedelta(days=7), due_at - timedelta(days=7), starts, n, clients[:n]],
