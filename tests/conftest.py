@@ -6,6 +6,9 @@ from hypothesis import settings as hypothesis_settings
 
 from tests.factories import ClientFactory, ManagerFactory, TrainerFactory
 
+# The browser tests' fixture (Debian's Chromium through Playwright).
+pytest_plugins = ["tests.support.browser"]
+
 # The property tests run a fixed sample by default, so a CI run is repeatable and a
 # busy machine cannot make it fail where a quiet one passed; HYPOTHESIS_PROFILE=explore
 # draws new examples each run (and keeps none on disk either way).

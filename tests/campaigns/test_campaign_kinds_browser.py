@@ -5,43 +5,19 @@ Set RULE_SCREENSHOTS=/some/dir to keep the screenshots.
 """
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import connections
 
 from campaigns.models import Campaign, Segment
 from clients.roles import STUDIO_MANAGER
 from messaging.models import SavedReply
 from tests.factories import ClientFactory, TrainerFactory, UserFactory
-from tests.messaging.test_portal_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.support.browser import PASSWORD, log_in, needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"needs Debian's Chromium at {CHROMIUM}"),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            connections.close_all()
-
-
-def log_in(page, url, username, next_url):
-    page.goto(f"{url}/admin/login/?next={next_url}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+pytestmark = needs_chromium
 
 
 @pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}])

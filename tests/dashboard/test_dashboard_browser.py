@@ -4,41 +4,17 @@ Debian's Chromium through Playwright, like tests/messaging/test_portal_browser.p
 skips, saying why, where either is missing.
 """
 
-import shutil
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from scheduling.models import Session
 from tests.factories import ClientFactory, SessionFactory, TrainerFactory
-from tests.messaging.test_portal_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.support.browser import log_in, needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"needs Debian's Chromium at {CHROMIUM}"),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            connections.close_all()
-
-
-def log_in(page, url, username):
-    page.goto(f"{url}/admin/login/?next=/admin/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+pytestmark = needs_chromium
 
 
 @pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}])

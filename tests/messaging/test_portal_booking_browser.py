@@ -3,35 +3,18 @@
 Skips, with the reason, where Playwright or Chromium is missing (see test_portal_browser).
 """
 
-import shutil
 from datetime import time
 
 import pytest
-from django.db import connections
 
 from messaging.links import booking_link
 from messaging.models import ClientActivity
 from scheduling.models import Availability, Session, SessionType, WorkingHours
 from tests.factories import ClientFactory, TrainerFactory
-from tests.messaging.test_portal_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"needs Debian's Chromium at {CHROMIUM}"),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            connections.close_all()
+pytestmark = needs_chromium
 
 
 def test_client_books_a_slot_on_a_phone_sees_it_upcoming_and_moves_it(browser, live_server, settings):

@@ -6,53 +6,21 @@ that Playwright downloads. Skips, with the reason, where either is missing.
 """
 
 import os
-import shutil
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 import time_machine
-from django.db import connections
 from django.utils import timezone
 
 from messaging.links import portal_link
 from messaging.models import Message
 from scheduling.models import Session
 from tests.factories import ClientFactory, SessionFactory, TrainerFactory
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.support.browser import PASSWORD, needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"needs Debian's Chromium at {CHROMIUM}"),
-    pytest.mark.django_db(transaction=True),
-]
-
-PASSWORD = "pass-word-123"  # tests.factories.UserFactory
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls
-    # the test makes between browser steps are still plain synchronous ones.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            # ORM calls made while Playwright's loop ran opened a connection in
-            # its context; close it so the test database can be dropped.
-            connections.close_all()
+pytestmark = needs_chromium
 
 
 def test_trainer_and_client_talk_and_the_client_cancels_a_session(browser, live_server, q_sync, settings):

@@ -7,12 +7,10 @@ what the trainer saw, at desktop and phone width.
 """
 
 import os
-import shutil
 from datetime import datetime, time, timedelta
 
 import pytest
 from django.core import mail
-from django.db import connections
 from django.utils import timezone
 from icalendar import Calendar
 
@@ -23,36 +21,10 @@ from common.clock import studio_tz
 from messaging.models import Message
 from scheduling.models import Session
 from tests.factories import ClientFactory, TrainerFactory
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.support.browser import PASSWORD, needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"needs Debian's Chromium at {CHROMIUM}"),
-    pytest.mark.django_db(transaction=True),
-]
-
-PASSWORD = "pass-word-123"  # tests.factories.UserFactory
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            connections.close_all()
+pytestmark = needs_chromium
 
 
 def _weekday_next_week(weekday: int):
