@@ -22,6 +22,7 @@ from billing.services import payment_cancel, payment_create, payment_mark_paid
 from clients.models import Client, Tag
 from clients.roles import STUDIO_MANAGER, TRAINER
 from common.clock import studio_today, studio_tz
+from scheduling.models import Availability, SessionType, WorkingHours
 from scheduling.services import session_book, session_cancel, session_mark_completed, session_mark_no_show
 
 DEMO_PASSWORD = "fitcrm-demo"
@@ -99,6 +100,25 @@ def _user(username, first, last, password, *, group=None, superuser=False):
 
 
 @transaction.atomic
+def _online_booking(trainers):
+    """What clients may book in the portal: two studio-wide session types, and each
+    trainer's weekday hours (09:00–13:00 and 14:00–18:00, her own clock)."""
+    for name, minutes in (("Personal training", 60), ("Short check-in", 30)):
+        SessionType.objects.get_or_create(
+            name=name,
+            trainer=None,
+            defaults={"duration_minutes": minutes, "location": "Studio A", "client_bookable": True},
+        )
+    for trainer in trainers:
+        availability, created = Availability.objects.get_or_create(trainer=trainer)
+        if created:
+            WorkingHours.objects.bulk_create(
+                WorkingHours(availability=availability, weekday=day, start_time=start, end_time=end)
+                for day in range(5)
+                for start, end in ((time(9), time(13)), (time(14), time(18)))
+            )
+
+
 def seed_demo(*, clients_per_trainer: int = 20, seed: int = 2026) -> SeedReport:
     rng = random.Random(seed)
     report = SeedReport()
@@ -117,6 +137,7 @@ def seed_demo(*, clients_per_trainer: int = 20, seed: int = 2026) -> SeedReport:
         trainers.append(user)
         report.logins.append((username, DEMO_PASSWORD, TRAINER))
 
+    _online_booking(trainers)
     tags = [Tag.objects.get_or_create(name=name)[0] for name in TAGS]
     today = studio_today()
     now = timezone.now()

@@ -118,3 +118,21 @@ def test_it_refuses_to_seed_a_production_database(settings):
     with pytest.raises(CommandError, match="Refusing to seed demo data with DEBUG off"):
         call_command("seed_demo", stdout=StringIO())
     assert not Client.objects.exists()
+
+
+def test_demo_clients_can_book_online_with_their_trainer(seeded):
+    from datetime import timedelta
+
+    from scheduling.availability import free_slots
+    from scheduling.models import SessionType
+
+    assert set(SessionType.objects.filter(client_bookable=True).values_list("name", flat=True)) == {
+        "Personal training",
+        "Short check-in",
+    }
+    from django.contrib.auth import get_user_model
+
+    anna = get_user_model().objects.get(username="anna")
+    with time_machine.travel(NOW, tick=False):
+        slots = free_slots(trainer=anna, duration_minutes=60, start=NOW, end=NOW + timedelta(days=14))
+    assert slots, "the portal's booking page would offer nothing"
