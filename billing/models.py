@@ -40,6 +40,7 @@ class Payment(TimeStampedModel):
         CARD = "card", "Card"
         CASH = "cash", "Cash"
         BANK_TRANSFER = "bank_transfer", "Bank transfer"
+        ONLINE = "online", "Online (pay link)"
         OTHER = "other", "Other"
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="payments")
@@ -61,12 +62,25 @@ class Payment(TimeStampedModel):
         help_text="When the payment turned overdue (escalation offsets count from here).",
     )
     method = models.CharField(max_length=15, choices=Method.choices, blank=True)
+    reference = models.CharField(
+        max_length=100, blank=True, help_text="A bank reference, a card slip number, an online payment id."
+    )
+    # What has been received so far; kept with the payment so a client's balance and
+    # "owes more than X" segments are one sum over open payments. db_default: the
+    # benchmarks insert payments with plain SQL.
+    amount_paid = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0"), db_default=Decimal("0"), editable=False
+    )
     description = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-due_date", "-pk"]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(amount_paid__gte=0, amount_paid__lte=models.F("amount")),
+                name="payment_amount_paid_within_amount",
+            ),
             models.CheckConstraint(
                 condition=~models.Q(status="paid") | models.Q(paid_at__isnull=False),
                 name="payment_paid_has_paid_at",
@@ -84,6 +98,13 @@ class Payment(TimeStampedModel):
 
     def __str__(self):
         return f"{self.amount} {self.currency} from {self.client} due {self.due_date:%d %b %Y}"
+
+    @property
+    def balance(self) -> Decimal:
+        """What is still owed on this payment (nothing once paid or cancelled)."""
+        if self.status in (self.Status.PAID, self.Status.CANCELLED):
+            return Decimal("0.00")
+        return self.amount - self.amount_paid
 
     def clean(self):
         if self.session_id and self.client_id and self.session.client_id != self.client_id:

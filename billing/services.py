@@ -53,13 +53,19 @@ def payment_save(*, payment: Payment) -> Payment:
 
 
 @transaction.atomic
-def payment_mark_paid(*, payment: Payment, paid_at: datetime | None = None, method: str = "") -> Payment:
+def payment_mark_paid(
+    *, payment: Payment, paid_at: datetime | None = None, method: str = "", reference: str = ""
+) -> Payment:
+    """The whole outstanding balance has been received."""
     locked_transition(payment, Status.PAID, ALLOWED_TRANSITIONS)
     payment.status = Status.PAID
     payment.paid_at = paid_at or timezone.now()
+    payment.amount_paid = payment.amount
     if method:
         payment.method = method
-    payment.save(update_fields=["status", "paid_at", "method", "updated_at"])
+    if reference:
+        payment.reference = reference
+    payment.save(update_fields=["status", "paid_at", "amount_paid", "method", "reference", "updated_at"])
     return payment
 
 

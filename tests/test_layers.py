@@ -1,6 +1,6 @@
 """The apps' import order, kept by a test (see README, *Layout*).
 
-common <- clients <- scheduling, billing <- messaging <- automation, campaigns <- monitoring,
+common <- clients <- scheduling <- billing <- messaging <- automation, campaigns <- monitoring,
 dashboard <- fitcrm
 
 A module may import from its own app and from the layers below it. Admin modules
@@ -19,15 +19,17 @@ LAYER = {
     "common": 0,
     "clients": 1,
     "scheduling": 2,
-    "billing": 2,
-    "messaging": 3,
-    "automation": 4,
-    "campaigns": 4,
+    # Money follows what was booked (credits spent by sessions, no-show fees); booking
+    # never needs to know what it costs.
+    "billing": 3,
+    "messaging": 4,
+    "automation": 5,
+    "campaigns": 5,
     # Health checks read every app below (messages, heartbeat, scan state).
-    "monitoring": 5,
+    "monitoring": 6,
     # The home page reads every app below (sessions, money, inbox, delivery, the forecast).
-    "dashboard": 5,
-    "fitcrm": 6,
+    "dashboard": 6,
+    "fitcrm": 7,
 }
 
 

@@ -146,3 +146,22 @@ class TestTransitions:
         payment = PaymentFactory.build(client=client_obj, status=Status.PAID, paid_at=None)
         with pytest.raises(ValidationError, match="A paid payment needs the date it was paid."):
             payment.full_clean()
+
+
+class TestBalance:
+    def test_an_open_payment_owes_its_amount_and_a_paid_one_nothing(self, client_obj):
+        payment = services.payment_create(
+            client=client_obj, amount=Decimal("60.00"), due_date=date(2027, 2, 1)
+        )
+        assert payment.balance == Decimal("60.00")
+
+        services.payment_mark_paid(payment=payment, method=Payment.Method.BANK_TRANSFER, reference="FIT-0042")
+
+        payment.refresh_from_db()
+        assert (payment.amount_paid, payment.balance) == (Decimal("60.00"), Decimal("0.00"))
+        assert (payment.method, payment.reference) == ("bank_transfer", "FIT-0042")
+
+    def test_more_received_than_owed_is_refused_by_the_database(self, client_obj):
+        payment = PaymentFactory(client=client_obj, amount=Decimal("20.00"))
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Payment.objects.filter(pk=payment.pk).update(amount_paid=Decimal("20.01"))
