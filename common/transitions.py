@@ -3,14 +3,14 @@
 from django.core.exceptions import ValidationError
 
 
-def locked_transition(obj, new_status: str, allowed: dict) -> None:
+def locked_transition(obj, new_status: str, allowed: dict) -> str:
     """Refresh ``obj.status`` from its row, locked until the transaction ends, and check
     that ``allowed[current]`` contains ``new_status``; else ``ValidationError``.
 
     Two people (or a person and a scan) acting on one row at once: the second waits
     for the first and then sees its change, so a payment cancelled a moment ago
     cannot still be marked paid, and a cancelled session stays cancelled.
-    Call it inside ``transaction.atomic``.
+    Call it inside ``transaction.atomic``. Returns the status the row had.
     """
     model = type(obj)
     if obj.pk:
@@ -26,3 +26,4 @@ def locked_transition(obj, new_status: str, allowed: dict) -> None:
             f"{article} {current} {model._meta.verbose_name} cannot be marked {label}.",
             code="invalid_transition",
         )
+    return obj.status

@@ -14,6 +14,7 @@ from clients.timezones import staff_tz
 from common.timefmt import staff_datetime, staff_span
 from common.transitions import locked_transition
 from scheduling.models import MAX_DURATION_MINUTES, Session, new_series_id
+from scheduling.signals import session_status_changed
 
 Status = Session.Status
 
@@ -277,7 +278,7 @@ HAPPENED = {Status.COMPLETED, Status.NO_SHOW}
 
 @transaction.atomic
 def _transition(session: Session, new_status: str, *, now: datetime | None = None, **extra) -> Session:
-    locked_transition(session, new_status, ALLOWED_TRANSITIONS)
+    old_status = locked_transition(session, new_status, ALLOWED_TRANSITIONS)
     if new_status in HAPPENED and session.starts_at > (now or timezone.now()):
         raise ValidationError(
             f"This session has not started yet (it starts {staff_datetime(session.starts_at)}): "
@@ -289,6 +290,7 @@ def _transition(session: Session, new_status: str, *, now: datetime | None = Non
         setattr(session, name, value)
     # save(): a status change is an event automation listens for.
     session.save(update_fields=["status", "updated_at", *extra])
+    session_status_changed.send(Session, session=session, old_status=old_status, new_status=new_status)
     return session
 
 
