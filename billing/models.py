@@ -111,3 +111,9 @@ class Payment(TimeStampedModel):
             raise ValidationError(
                 {"session": "This session belongs to another client."}, code="session_client"
             )
+
+
+# --- Packages and credits (billing/packages.py) ------------------------------------
+from billing.packages import ClientPackage, CreditEntry, PackageType  # noqa: E402
+
+__all__ = ["ClientPackage", "CreditEntry", "PackageType", "Payment"]

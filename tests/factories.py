@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from billing.models import Payment
+from billing.models import PackageType, Payment
 from clients.models import Client, Tag
 from clients.roles import STUDIO_MANAGER, TRAINER
 from scheduling.models import Session
@@ -87,3 +87,21 @@ class PaymentFactory(factory.django.DjangoModelFactory):
     amount = Decimal("45.00")
     due_date = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=7))
     description = "Training package"
+
+
+class PackageTypeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PackageType
+
+    name = factory.Sequence(lambda n: f"{n + 5} sessions")
+    sessions = 5
+    price = Decimal("200.00")
+    validity_days = 90
+
+
+def sell_package(client, *, sessions=5, bought_on=None, **type_fields):
+    """A package sold to ``client`` through the service (its payment and purchase row)."""
+    from billing.credits import package_sell  # a service: factories build rows, tests call services
+
+    package_type = PackageTypeFactory(sessions=sessions, **type_fields)
+    return package_sell(client=client, package_type=package_type, bought_on=bought_on)
