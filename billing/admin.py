@@ -39,3 +39,7 @@ class PaymentAdmin(TrainerScopedAdmin):
         run_service_action(
             self, request, queryset, services.payment_cancel, argument="payment", done="cancelled"
         )
+
+
+# Packages and credits have their own module; importing it registers them.
+from billing import admin_packages  # noqa: E402, F401

@@ -92,6 +92,16 @@ def client_credit_summary(client: Client, *, today: date | None = None) -> list[
     return list(queryset.order_by("bought_on", "pk"))
 
 
+def expiry_text(package: ClientPackage, *, today: date | None = None) -> str:
+    """ "valid until 30 Apr 2026" / "expired 30 Apr 2026" / "never expires" (studio calendar)."""
+    today = today or studio_today()
+    if package.valid_until is None:
+        return "never expires"
+    if package.valid_until < today:
+        return f"expired {package.valid_until:%d %b %Y}"
+    return f"valid until {package.valid_until:%d %b %Y}"
+
+
 def open_spend(session: Session) -> CreditEntry | None:
     """The credit this session holds now (a spend not returned), if any."""
     return (

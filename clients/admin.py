@@ -10,7 +10,8 @@ from django.utils import timezone
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 
-from billing.models import Payment
+from billing.credits import expiry_text, packages_with_credits
+from billing.models import ClientPackage, Payment
 from clients.admin_scoping import TrainerScopedAdmin, staff_users
 from clients.forms import ClientForm, ClientImportForm, StaffSettingsForm
 from clients.models import Client, ConsentChange, StaffProfile, Tag
@@ -50,6 +51,25 @@ class PaymentInline(ReadOnlyTabularInline):
         return super().get_queryset(request).select_related("client")
 
 
+class PackageInline(ReadOnlyTabularInline):
+    model = ClientPackage
+    fk_name = "client"
+    fields = ("package_type", "bought_on", "expiry", "credits")
+    show_change_link = True
+    verbose_name_plural = "Packages (sell one from Client packages → Add)"
+
+    def get_queryset(self, request):
+        return packages_with_credits(super().get_queryset(request).select_related("package_type"))
+
+    @admin.display(description="Credits left")
+    def credits(self, obj):
+        return f"{obj.credits_left} of {obj.package_type.sessions}"
+
+    @admin.display(description="Expiry")
+    def expiry(self, obj):
+        return expiry_text(obj)
+
+
 class ConsentChangeInline(ReadOnlyTabularInline):
     model = ConsentChange
     fields = ("created_at", "channel", "category", "granted", "source", "detail")
@@ -71,7 +91,7 @@ class ClientAdmin(ImportExportMixin, TrainerScopedAdmin):
     search_fields = ("first_name", "last_name", "email", "phone")
     date_hierarchy = "created_at"
     autocomplete_fields = ("tags",)
-    inlines = (SessionInline, PaymentInline, ConsentChangeInline)
+    inlines = (SessionInline, PaymentInline, PackageInline, ConsentChangeInline)
     readonly_fields = (
         "email_unsubscribed_at",
         "sms_opted_out_at",

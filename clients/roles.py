@@ -26,6 +26,10 @@ TRAINER_PERMISSIONS = {
     ("scheduling", "workinghours"): ("view", "add", "change", "delete"),
     ("scheduling", "dateoverride"): ("view", "add", "change", "delete"),
     ("billing", "payment"): ("view", "add", "change"),
+    # They sell the studio's package types and adjust their own clients' credits.
+    ("billing", "packagetype"): ("view",),
+    ("billing", "clientpackage"): ("view", "add", "change"),
+    ("billing", "creditentry"): ("view",),
     ("messaging", "message"): ("view", "add"),
     ("messaging", "messageevent"): ("view",),
     # Their own saved replies; the studio-wide ones read-only (the admin decides per row).

@@ -21,6 +21,7 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from billing.credits import client_credit_summary
 from billing.models import Payment
 from common.ids import parse_pk
 from messaging.models import Message
@@ -91,6 +92,7 @@ def _home_context(client, token, *, reply_form=None, preferences_form=None):
         payments=client.payments.filter(status__in=[Payment.Status.PENDING, Payment.Status.OVERDUE]).order_by(
             "due_date", "pk"
         ),
+        packages=client_credit_summary(client),
         preferences_form=preferences_form
         or PreferencesForm(client=client, preferences=services.effective_preferences(client)),
     )
