@@ -25,6 +25,8 @@ TRAINER_PERMISSIONS = {
     ("scheduling", "availability"): ("view", "add", "change"),
     ("scheduling", "workinghours"): ("view", "add", "change", "delete"),
     ("scheduling", "dateoverride"): ("view", "add", "change", "delete"),
+    # Their clients' waitlist requests: read, and withdraw for the client (clients create them).
+    ("scheduling", "waitlistrequest"): ("view", "change"),
     ("billing", "payment"): ("view", "add", "change"),
     # They sell the studio's package types and adjust their own clients' credits.
     ("billing", "packagetype"): ("view",),
@@ -32,6 +34,7 @@ TRAINER_PERMISSIONS = {
     ("billing", "creditentry"): ("view",),
     ("messaging", "message"): ("view", "add"),
     ("messaging", "messageevent"): ("view",),
+    ("messaging", "slotoffer"): ("view",),
     # Their own saved replies; the studio-wide ones read-only (the admin decides per row).
     ("messaging", "savedreply"): ("view", "add", "change", "delete"),
     # Rules scoped to their own clients (the admin forces the scope); studio-wide ones read-only.

@@ -1,4 +1,4 @@
-"""Absolute links for messages: the client portal and a session's confirm / cancel page.
+"""Absolute links for messages: the client portal, a session's confirm / cancel page, waitlist offers.
 
 Used as template variables by automation (``portal_link``, ``booking_link``,
 ``confirm_link``, ``cancel_link``) and by staff composing messages. Each call signs a fresh
@@ -39,3 +39,13 @@ def confirm_link(session) -> str:
 
 def cancel_link(session) -> str:
     return _session_link(session, "cancel")
+
+
+def offer_link(offer) -> str:
+    """One freed time offered to one client: the page shows it with a Book button."""
+    return _absolute(reverse("portal:offer", args=[make_portal_token(offer.request.client), offer.pk]))
+
+
+def waitlist_link(client) -> str:
+    """The client's "tell me when a time opens up" page (and where they withdraw)."""
+    return _absolute(reverse("portal:waitlist", args=[make_portal_token(client)]))

@@ -141,6 +141,7 @@ class ClientActivity(models.Model):
         SMS_OPTED_IN = "sms_opted_in", "Opted back in to SMS"
         EMAIL_UNSUBSCRIBED = "email_unsubscribed", "Unsubscribed from email"
         MESSAGE_FAILED = "message_failed", "A message could not be delivered"
+        WAITLIST_JOINED = "waitlist_joined", "Asked to hear when a time opens up"
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="activities")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -243,3 +244,49 @@ class SavedReply(TimeStampedModel):
         from messaging.saved_replies import validate_body
 
         validate_body(self.body)
+
+
+class SlotOffer(TimeStampedModel):
+    """A freed time offered to one waiting client (``scheduling.WaitlistRequest``).
+
+    One row per request and start time, whatever re-runs or later cancellations
+    of the same time happen: the unique constraint is the once-only guard, and the
+    row and its message are written in one transaction. Whoever books first gets
+    the time (through the portal's ordinary race-safe booking); the offer is open
+    until the slot starts.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        BOOKED = "booked", "Booked by this client"
+        TAKEN = "taken", "Taken by someone else"
+
+    request = models.ForeignKey("scheduling.WaitlistRequest", on_delete=models.CASCADE, related_name="offers")
+    #: The cancelled session that freed the time (for staff; another client's session).
+    freed_session = models.ForeignKey(
+        "scheduling.Session", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    session_type = models.ForeignKey("scheduling.SessionType", on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+    duration_minutes = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    message = models.OneToOneField(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="slot_offer"
+    )
+    booked_session = models.ForeignKey(
+        "scheduling.Session", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    booked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "slot offer"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "starts_at"], name="slot_offer_once_per_request_and_time"
+            ),
+        ]
+        indexes = [models.Index(fields=["starts_at", "status"])]
+
+    def __str__(self):
+        return f"Offer #{self.pk} ({self.starts_at:%Y-%m-%d %H:%M} UTC)"

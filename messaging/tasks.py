@@ -5,7 +5,7 @@ import time
 
 from django.conf import settings
 
-from messaging import activity, delivery
+from messaging import activity, delivery, waitlist
 from messaging.heartbeat import record_heartbeat
 from messaging.services import kick_delivery
 
@@ -48,3 +48,8 @@ def notify_trainer(*, activity_id: int | None = None, message_id: int | None = N
 def send_trainer_digests() -> int:
     """The hourly schedule: one digest email per trainer who chose it."""
     return activity.send_trainer_digests()
+
+
+def offer_freed_slot(*, session_id: int) -> int:
+    """A session was cancelled: offer its time to the waiting clients it suits (once each)."""
+    return len(waitlist.offer_freed_slot(session_id=session_id))

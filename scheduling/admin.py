@@ -1,20 +1,24 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from clients.admin_scoping import TrainerScopedAdmin, run_service_action, staff_users
 from clients.roles import is_manager
 from clients.selectors import visible_clients
 from common.timefmt import DATETIME, same_clock, staff_datetime
+from messaging.models import SlotOffer
 from scheduling import (
     admin_booking,  # noqa: F401  registers the booking models' admin
     services,
 )
 from scheduling.forms import SeriesMoveForm, SessionForm, WeeklySeriesForm
-from scheduling.models import Session
+from scheduling.models import Session, WaitlistRequest
+from scheduling.waitlist import waitlist_staff_withdraw
 
 
 @admin.register(Session)
@@ -281,3 +285,100 @@ class SessionAdmin(TrainerScopedAdmin):
             result=result,
             following=following,
         )
+
+
+# --- The waitlist ---------------------------------------------------------------------
+
+
+class SlotOfferInline(admin.TabularInline):
+    """The freed times this request was offered (messaging's rows: an admin may show the apps above)."""
+
+    model = SlotOffer
+    extra = 0
+    can_delete = False
+    fields = (
+        "offered_time",
+        "session_type",
+        "duration_minutes",
+        "status",
+        "sent",
+        "booked_session",
+        "created_at",
+    )
+    readonly_fields = fields
+    ordering = ("-starts_at",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Time offered")
+    def offered_time(self, obj):
+        return staff_datetime(obj.starts_at, obj.request.client.tzinfo)
+
+    @admin.display(description="Message")
+    def sent(self, obj):
+        message = obj.message
+        if message is None:
+            return "-"
+        url = reverse("admin:messaging_message_change", args=[message.pk])
+        return format_html(
+            '<a href="{}">{} · {}</a>', url, message.get_channel_display(), message.get_status_display()
+        )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("message", "session_type", "request__client")
+
+
+@admin.register(WaitlistRequest)
+class WaitlistRequestAdmin(TrainerScopedAdmin):
+    """Who is waiting for a free time, and what they were offered. Clients ask in the portal;
+    staff read, and may withdraw a request for the client."""
+
+    trainer_lookup = "client__trainer"
+    list_display = ("client", "window", "session_type", "channel", "status", "offers_sent", "created_at")
+    list_filter = ("status", "channel", "trainer")
+    list_select_related = ("client", "session_type")
+    search_fields = ("client__first_name", "client__last_name", "client__email")
+    readonly_fields = (
+        "client",
+        "trainer",
+        "session_type",
+        "from_date",
+        "until_date",
+        "channel",
+        "status",
+        "ended_at",
+        "booked_session",
+        "created_at",
+    )
+    fields = readonly_fields
+    inlines = (SlotOfferInline,)
+    actions = ("withdraw",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # A request's page is for reading; the list's action withdraws.
+        return obj is None and super().has_change_permission(request, obj)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(offer_count=Count("offers"))
+
+    @admin.display(description="Window (client's days)", ordering="from_date")
+    def window(self, obj):
+        ended = (
+            obj.status == WaitlistRequest.Status.WAITING
+            and obj.until_date < timezone.now().astimezone(obj.client.tzinfo).date()
+        )
+        text = f"{obj.from_date:%a %d %b} – {obj.until_date:%a %d %b %Y}"
+        return f"{text} (over)" if ended else text
+
+    @admin.display(description="Offers", ordering="offer_count")
+    def offers_sent(self, obj):
+        return obj.offer_count
+
+    @admin.action(description="Withdraw selected requests (no more offers)", permissions=["change"])
+    def withdraw(self, request, queryset):
+        count = waitlist_staff_withdraw(requests=queryset)
+        self.message_user(request, f"{count} waiting request(s) withdrawn.", messages.SUCCESS)

@@ -68,9 +68,13 @@ def _refuse_if_not_allowed(client: Client) -> None:
         raise ValidationError(refusal, code="not_allowed")
 
 
-def _lock_trainer(client: Client) -> None:
-    # The same lock session_save takes, taken *before* the free-slot check, so the
-    # check and the insert see the same diary.
+def lock_diary(client: Client) -> None:
+    """Lock the client's trainer's diary (and the client's) until the transaction ends.
+
+    The same lock session_save takes, taken *before* the free-slot check, so the
+    check and the insert see the same diary. Whoever books for a client takes it
+    first, before any row of its own (a waitlist offer), so locks never cross.
+    """
     services._lock_diaries(trainer_id=client.trainer_id, client_id=client.pk)
 
 
@@ -81,7 +85,7 @@ def client_book_session(*, client: Client, session_type_id: int, starts_at: date
     session_type = bookable_types(client).filter(pk=session_type_id).first()
     if session_type is None:
         raise ValidationError("Choose a session type first.", code="no_type")
-    _lock_trainer(client)
+    lock_diary(client)
     if not is_free_slot(
         trainer=client.trainer_id,
         duration_minutes=session_type.duration_minutes,
@@ -127,7 +131,7 @@ def client_reschedule_session(*, client: Client, session_id: int, starts_at: dat
     )
     if not can_reschedule(session, now=now):
         raise ValidationError(settings.CANCELLATION_POLICY_TEXT, code="notice_period")
-    _lock_trainer(client)
+    lock_diary(client)
     if not is_free_slot(
         trainer=session.trainer_id,
         duration_minutes=session.duration_minutes,

@@ -7,7 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.html import escape
 
-from clients.models import Client
+from clients.models import Channel, Client
 from common.models import TimeStampedModel
 from common.timefmt import staff_datetime, utc_stamp
 
@@ -269,3 +269,65 @@ class DateOverride(models.Model):
     @property
     def is_day_off(self) -> bool:
         return self.start_time is None
+
+
+class WaitlistRequest(TimeStampedModel):
+    """A client asking to be told when a time opens up with their trainer ("notify me").
+
+    The window is a range of the client's own calendar days; the session type is
+    optional (blank: any type the client may book). When one of the trainer's
+    sessions is cancelled, the messaging app offers the freed time to each waiting
+    request it suits (``messaging.waitlist``). A client has at most one waiting
+    request: asking again replaces it.
+    """
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        BOOKED = "booked", "Booked from an offer"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="waitlist_requests")
+    trainer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="waitlist_requests"
+    )
+    # CASCADE, not SET_NULL: a request for a type that is gone must not turn into "any type".
+    session_type = models.ForeignKey(
+        SessionType,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="waitlist_requests",
+        help_text="Blank: any type the client may book.",
+    )
+    from_date = models.DateField(help_text="First day of the window (the client's calendar).")
+    until_date = models.DateField(help_text="Last day of the window (the client's calendar).")
+    # A freed time is worth something for hours at most: SMS or email, never only in-app.
+    channel = models.CharField(
+        max_length=10,
+        choices=[(Channel.SMS.value, Channel.SMS.label), (Channel.EMAIL.value, Channel.EMAIL.label)],
+        help_text="How the client asked to be told.",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="When it was booked or withdrawn.")
+    booked_session = models.ForeignKey(
+        Session, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "waitlist request"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(from_date__lte=models.F("until_date")), name="waitlist_window_in_order"
+            ),
+            # One waiting request per client: a freed time is offered to a client once.
+            models.UniqueConstraint(
+                fields=["client"],
+                condition=models.Q(status="waiting"),
+                name="waitlist_one_waiting_per_client",
+            ),
+        ]
+        indexes = [models.Index(fields=["trainer", "status", "until_date"])]
+
+    def __str__(self):
+        return f"{self.client}: {self.from_date:%d %b}–{self.until_date:%d %b %Y}"

@@ -2,6 +2,8 @@
 
 Billing spends and returns credits and applies the no-show and late-cancel policy
 when a session's status changes; scheduling does not know what a session costs.
+Messaging offers a cancelled session's time to clients on the waitlist
+(``messaging.waitlist``).
 """
 
 from django.dispatch import Signal

@@ -11,9 +11,9 @@ from clients.models import Category, Channel, Client, ConsentChange
 from clients.services import PREFERENCE_FIELDS, client_set_preference
 from common.timefmt import utc_stamp
 from messaging.activity import client_replied, record_client_activity
-from messaging.models import ClientActivity, Message
+from messaging.models import ClientActivity, Message, SlotOffer
 from messaging.services import client_read_messages
-from scheduling import booking
+from scheduling import booking, waitlist
 from scheduling import services as scheduling_services
 from scheduling.models import Session
 
@@ -175,6 +175,109 @@ def portal_reschedule_session(*, client: Client, session_id: int, starts_at) -> 
             session=session,
             detail=f"was {utc_stamp(before)}" if before else "",
         )
+    return session
+
+
+# --- The waitlist: "tell me when a time opens up", and the offers it brings -------------------
+
+
+def describe_request(request) -> str:
+    """ "Mon 1 Mar – Sun 7 Mar, any session, by SMS": the window in the client's words."""
+    a, b = request.from_date, request.until_date
+    window = f"{a:%a} {a.day} {a:%b}" if a == b else f"{a:%a} {a.day} {a:%b} – {b:%a} {b.day} {b:%b}"
+    what = request.session_type.name if request.session_type_id else "any session"
+    return f"{window}, {what}, by {Channel(request.channel).label}"
+
+
+def portal_join_waitlist(*, client: Client, **wanted):
+    """The client asks to be told when a time opens up; the trainer sees it in her inbox."""
+    with transaction.atomic():
+        request = waitlist.waitlist_join(client=client, **wanted)
+        record_client_activity(
+            client=client, kind=ClientActivity.Kind.WAITLIST_JOINED, detail=describe_request(request)
+        )
+    return request
+
+
+def portal_withdraw_waitlist(*, client: Client, request_id: int) -> bool:
+    return waitlist.waitlist_withdraw(client=client, request_id=request_id)
+
+
+class OfferGone(ValidationError):
+    """The offered time cannot be booked any more: someone was quicker, or it has passed."""
+
+    def __init__(self, message="Sorry, this time has just been taken.", code="taken"):
+        super().__init__(message, code=code)
+
+
+def client_offer(*, client: Client, offer_id: int) -> SlotOffer:
+    """One of the client's offers (another client's id is "not found")."""
+    return SlotOffer.objects.select_related("request", "session_type", "booked_session").get(
+        pk=offer_id, request__client=client
+    )
+
+
+def offer_state(offer: SlotOffer, *, now=None) -> str:
+    """What the offer page shows: booked (by this client), passed, taken, or open."""
+    now = now or timezone.now()
+    if offer.status == SlotOffer.Status.BOOKED:
+        return "booked"
+    if offer.starts_at <= now:
+        return "passed"
+    if offer.status == SlotOffer.Status.TAKEN or not booking.is_free_slot(
+        trainer=offer.request.trainer_id,
+        duration_minutes=offer.duration_minutes,
+        starts_at=offer.starts_at,
+        now=now,
+    ):
+        return "taken"
+    return "open"
+
+
+def portal_book_offer(*, client: Client, offer_id: int) -> Session:
+    """Book the offered time, if nobody was quicker: the portal's ordinary race-safe booking.
+
+    ``OfferGone`` when it was taken or has passed (the offer is then marked taken
+    for staff). The request it answered asks for nothing more; the other offers
+    of the same time are marked taken.
+    """
+    try:
+        return _book_offer(client=client, offer_id=offer_id)
+    except booking.SlotTaken:
+        # After the rollback: staff see which offers came too late.
+        SlotOffer.objects.filter(pk=offer_id, status=SlotOffer.Status.OPEN).update(
+            status=SlotOffer.Status.TAKEN, updated_at=timezone.now()
+        )
+        raise OfferGone() from None
+
+
+@transaction.atomic
+def _book_offer(*, client: Client, offer_id: int) -> Session:
+    # The diary first, then the offer: every booking takes the trainer's lock first.
+    booking.lock_diary(client)
+    offer = (
+        SlotOffer.objects.select_for_update()
+        .select_related("request")
+        .get(pk=offer_id, request__client=client)
+    )
+    if offer.status == SlotOffer.Status.BOOKED:
+        raise ValidationError("You have already booked this time.", code="already_booked")
+    if offer.starts_at <= timezone.now():
+        raise OfferGone("This time has passed.", code="passed")
+    session = booking.client_book_session(
+        client=client, session_type_id=offer.session_type_id, starts_at=offer.starts_at
+    )
+    now = timezone.now()
+    SlotOffer.objects.filter(pk=offer.pk).update(
+        status=SlotOffer.Status.BOOKED, booked_session=session, booked_at=now, updated_at=now
+    )
+    SlotOffer.objects.filter(
+        request__trainer_id=offer.request.trainer_id, starts_at=offer.starts_at, status=SlotOffer.Status.OPEN
+    ).update(status=SlotOffer.Status.TAKEN, updated_at=now)
+    waitlist.waitlist_booked(request=offer.request, session=session, now=now)
+    record_client_activity(
+        client=client, kind=ClientActivity.Kind.BOOKED, session=session, detail="from a waitlist offer"
+    )
     return session
 
 

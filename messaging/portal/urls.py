@@ -10,6 +10,13 @@ urlpatterns = [
     path("<str:token>/preferences/", views.preferences, name="preferences"),
     path("<str:token>/book/", views.book, name="book"),
     path("<str:token>/book/confirm/", views.book_confirm, name="book_confirm"),
+    path("<str:token>/waitlist/", views.waitlist, name="waitlist"),
+    path(
+        "<str:token>/waitlist/<int:request_id>/withdraw/",
+        views.waitlist_withdraw,
+        name="waitlist_withdraw",
+    ),
+    path("<str:token>/offers/<int:offer_id>/", views.offer, name="offer"),
     path("<str:token>/sessions/<int:session_id>/", views.session_detail, name="session"),
     path(
         "<str:token>/sessions/<int:session_id>/reschedule/",

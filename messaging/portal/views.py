@@ -24,11 +24,12 @@ from django.views.decorators.http import require_GET, require_POST
 from billing.credits import client_credit_summary
 from billing.models import Payment
 from common.ids import parse_pk
-from messaging.models import Message
+from messaging.models import Message, SlotOffer
 from messaging.portal import services
-from messaging.portal.forms import PreferencesForm, ReplyForm
+from messaging.portal.forms import PreferencesForm, ReplyForm, WaitlistForm
 from messaging.portal.tokens import InvalidPortalToken, client_from_token
 from scheduling import booking, ics
+from scheduling import waitlist as waitlist_services
 from scheduling.models import Session
 
 
@@ -89,6 +90,7 @@ def _home_context(client, token, *, reply_form=None, preferences_form=None):
             (session, services.can_cancel(session)) for session in services.upcoming_sessions(client=client)
         ],
         can_book=booking.self_booking_refusal(client) is None,
+        waiting=_waiting(client),
         payments=client.payments.filter(status__in=[Payment.Status.PENDING, Payment.Status.OVERDUE]).order_by(
             "due_date", "pk"
         ),
@@ -96,6 +98,12 @@ def _home_context(client, token, *, reply_form=None, preferences_form=None):
         preferences_form=preferences_form
         or PreferencesForm(client=client, preferences=services.effective_preferences(client)),
     )
+
+
+def _waiting(client):
+    """(request, its words) of the client's waiting request, or None."""
+    current = waitlist_services.waiting_request(client)
+    return current and (current, services.describe_request(current))
 
 
 @require_GET
@@ -341,3 +349,101 @@ def session_reschedule(request, client, token, session_id):
         return TemplateResponse(request, "portal/reschedule.html", context, status=status)
     messages.success(request, "Your session has been moved. Your trainer has been told.")
     return redirect("portal:home", token=token)
+
+
+# --- The waitlist and its offers ----------------------------------------------------------
+
+
+def _waitlist_context(client, token, *, form=None, error=""):
+    refusal = booking.self_booking_refusal(client)
+    today = waitlist_services.client_today(client)
+    last_day = waitlist_services.last_window_day(client) if refusal is None else None
+    channels = waitlist_services.offer_channels(client)
+    if form is None:
+        form = WaitlistForm(
+            client=client,
+            types=booking.bookable_types(client),
+            channels=channels,
+            today=today,
+            last_day=last_day,
+        )
+    return _base_context(
+        client,
+        token,
+        refusal=refusal,
+        no_availability=refusal is None and last_day is None,
+        channels=channels,
+        waiting=_waiting(client),
+        form=form,
+        error=error,
+    )
+
+
+@portal_view
+def waitlist(request, client, token):
+    """ "Tell me when a time opens up": the client's waiting request, and the form to ask."""
+    if request.method == "GET":
+        return TemplateResponse(request, "portal/waitlist.html", _waitlist_context(client, token))
+    if request.method != "POST":
+        return HttpResponse(status=405)
+    form = WaitlistForm(
+        request.POST,
+        client=client,
+        types=booking.bookable_types(client),
+        channels=waitlist_services.offer_channels(client),
+        today=waitlist_services.client_today(client),
+        last_day=waitlist_services.last_window_day(client),
+    )
+    if form.is_valid():
+        try:
+            created = services.portal_join_waitlist(client=client, **form.wanted())
+        except ValidationError as exc:
+            form.add_error(None, exc)
+    if not form.is_valid():
+        context = _waitlist_context(client, token, form=form)
+        return TemplateResponse(request, "portal/waitlist.html", context, status=400)
+    messages.success(
+        request,
+        f"Done: we will tell you when a time opens up ({services.describe_request(created)}). "
+        "Whoever books first gets it.",
+    )
+    return redirect("portal:home", token=token)
+
+
+@require_POST
+@portal_view
+def waitlist_withdraw(request, client, token, request_id):
+    if services.portal_withdraw_waitlist(client=client, request_id=request_id):
+        messages.success(request, "Done: we will not send you more offers of free times.")
+    return redirect("portal:home", token=token)
+
+
+@portal_view
+def offer(request, client, token, offer_id):
+    """A freed time offered to this client: Book, unless someone else was quicker."""
+    try:
+        slot_offer = services.client_offer(client=client, offer_id=offer_id)
+    except SlotOffer.DoesNotExist:
+        return invalid_link(request)
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            services.portal_book_offer(client=client, offer_id=slot_offer.pk)
+        except ValidationError as exc:
+            error, status = " ".join(exc.messages), 409
+            slot_offer = services.client_offer(client=client, offer_id=offer_id)
+        else:
+            messages.success(request, "Booked! Your session is in your upcoming sessions below.")
+            return redirect("portal:home", token=token)
+    elif request.method != "GET":
+        return HttpResponse(status=405)
+    context = _base_context(
+        client,
+        token,
+        offer=slot_offer,
+        state=services.offer_state(slot_offer),
+        error=error,
+        zone_label=_zone_label(client),
+        book_again=f"{reverse('portal:book', args=[token])}?{urlencode({'type': slot_offer.session_type_id})}",
+    )
+    return TemplateResponse(request, "portal/offer.html", context, status=status)
