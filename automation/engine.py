@@ -73,6 +73,11 @@ def session_cancelled_key(session_id) -> str:
     return f"session:{session_id}:cancelled"
 
 
+def session_charge_key(session_id, event: str) -> str:
+    """A no-show's or late cancellation's key: once per session (``session:7:no_show``)."""
+    return f"session:{session_id}:{event.removeprefix('session_')}"
+
+
 def session_moved_key(session_id, sequence: int) -> str:
     return f"session:{session_id}:moved#{sequence}"
 
@@ -94,6 +99,14 @@ def birthday_key(client_id, year: int) -> str:
 
 
 # --- Occurrences -----------------------------------------------------------------------------
+
+#: Events about the no-show and late-cancel policy's charge of a session (billing's
+#: ``SessionCharge``): the session, its charge and the fee's payment go with them.
+CHARGE_EVENTS = frozenset({Event.SESSION_NO_SHOW, Event.SESSION_LATE_CANCELLED})
+_CHARGED_STATUS = {
+    Event.SESSION_NO_SHOW: Session.Status.NO_SHOW,
+    Event.SESSION_LATE_CANCELLED: Session.Status.CANCELLED,
+}
 
 
 @dataclass
@@ -150,7 +163,10 @@ def _load_targets(occurrences) -> _Targets:
     targets = _Targets()
     if session_ids:
         # The session's own trainer is the one a message names; the client's is not needed.
-        targets.sessions = Session.objects.select_related("client", "trainer").in_bulk(session_ids)
+        related = ["client", "trainer"]
+        if any(o.rule.trigger_event in CHARGE_EVENTS for o in occurrences):
+            related.append("charge__fee_payment")
+        targets.sessions = Session.objects.select_related(*related).in_bulk(session_ids)
     if payment_ids:
         targets.payments = Payment.objects.select_related("client__trainer").in_bulk(payment_ids)
     if client_ids:
@@ -185,7 +201,16 @@ def _judge(occ: Occurrence, targets: _Targets, now: datetime) -> Verdict:
         if session is None:
             return Verdict(None, None, None, "session deleted")
         client = session.client
-        if event == Event.SESSION_CANCELLED:
+        if event in CHARGE_EVENTS:
+            charge = _charge_of(session)
+            if session.status != _CHARGED_STATUS[event]:
+                return Verdict(client, session, None, f"session {session.get_status_display().lower()}")
+            if charge is None:
+                return Verdict(client, session, None, "no charge recorded for the session")
+            if charge.is_waived:
+                return Verdict(client, session, charge.fee_payment, "charge waived")
+            payment = charge.fee_payment
+        elif event == Event.SESSION_CANCELLED:
             if session.status != Session.Status.CANCELLED:
                 return Verdict(client, session, None, "session is no longer cancelled")
         elif session.status != Session.Status.SCHEDULED:
@@ -230,7 +255,17 @@ def _judge(occ: Occurrence, targets: _Targets, now: datetime) -> Verdict:
     return Verdict(client, session, payment, None)
 
 
+def _charge_of(session):
+    # The reverse one-to-one raises when there is none; loaded with the session.
+    try:
+        return session.charge
+    except Session.charge.RelatedObjectDoesNotExist:
+        return None
+
+
 def _not_after(occ: Occurrence, client, session):
+    if occ.rule.trigger_event in CHARGE_EVENTS:
+        return None  # about something that already happened: never too late to tell
     if session is not None and occ.rule.trigger_event != Event.SESSION_CANCELLED:
         return session.starts_at
     if occ.birthday is not None:
@@ -260,8 +295,15 @@ def _render(
 ) -> tuple[str, str]:
     rule = occ.rule
     subject_tpl, body_tpl, names = compiled.get(rule)
+    charge = _charge_of(session) if session is not None and rule.trigger_event in CHARGE_EVENTS else None
     context = templating.context_for(
-        client=client, session=session, payment=payment, now=now, names=names, sample_links=sample_links
+        client=client,
+        session=session,
+        payment=payment,
+        charge=charge,
+        now=now,
+        names=names,
+        sample_links=sample_links,
     )
     subject = templating.render(subject_tpl, context) if rule.channel == Channel.EMAIL else ""
     body = templating.render(body_tpl, context)

@@ -13,6 +13,8 @@ class TriggerEvent(models.TextChoices):
     SESSION_SCHEDULED = "session_scheduled", "Before a session starts"
     SESSION_CANCELLED = "session_cancelled", "Session cancelled"
     SESSION_MOVED = "session_moved", "Session moved (new time)"
+    SESSION_NO_SHOW = "session_no_show", "Session missed (no-show)"
+    SESSION_LATE_CANCELLED = "session_late_cancelled", "Session cancelled late"
     PAYMENT_DUE = "payment_due", "Payment due"
     PAYMENT_OVERDUE = "payment_overdue", "Payment overdue"
     BIRTHDAY = "birthday", "Client's birthday"
@@ -31,7 +33,7 @@ class AutomationRule(TimeStampedModel):
         SKIP = "skip", "Skip"
 
     name = models.CharField(max_length=100)
-    trigger_event = models.CharField(max_length=20, choices=TriggerEvent.choices)
+    trigger_event = models.CharField(max_length=30, choices=TriggerEvent.choices)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     category = models.CharField(
         max_length=15,

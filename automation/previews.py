@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from automation.models import AutomationRule, TriggerEvent
-from automation.templating import sample_context, validate_for_event
-from billing.models import Payment
+from automation.templating import CHARGE_EVENTS, sample_context, validate_for_event
+from billing.models import Payment, SessionCharge
 from clients.models import Channel, Client
 from clients.roles import is_manager
 from common.timefmt import staff_datetime
@@ -29,7 +29,7 @@ class Preview:
 
 
 def recent_target(rule: AutomationRule, *, viewer_trainer_id=None):
-    """(client, session, payment) of a recent real object for this rule, or None.
+    """(client, session, payment, charge) of a recent real object for this rule, or None.
 
     ``viewer_trainer_id``: a trainer looking at the rule only ever sees their own clients.
     """
@@ -38,6 +38,19 @@ def recent_target(rule: AutomationRule, *, viewer_trainer_id=None):
     trainer_id = viewer_trainer_id or rule.trainer_id
     event = rule.trigger_event
     scope = {} if trainer_id is None else {"client__trainer_id": trainer_id}
+    if event in CHARGE_EVENTS:
+        kind = (
+            SessionCharge.Kind.NO_SHOW
+            if event == TriggerEvent.SESSION_NO_SHOW
+            else SessionCharge.Kind.LATE_CANCEL
+        )
+        charge = (
+            SessionCharge.objects.filter(kind=kind, **scope)
+            .select_related("client__trainer", "session__trainer", "fee_payment")
+            .order_by("-created_at")
+            .first()
+        )
+        return (charge.client, charge.session, charge.fee_payment, charge) if charge else None
     if event in (
         TriggerEvent.SESSION_CREATED,
         TriggerEvent.SESSION_SCHEDULED,
@@ -49,7 +62,7 @@ def recent_target(rule: AutomationRule, *, viewer_trainer_id=None):
         )
         qs = Session.objects.filter(status=status, **scope).select_related("client__trainer", "trainer")
         session = qs.order_by("-created_at").first()
-        return (session.client, session, None) if session else None
+        return (session.client, session, None, None) if session else None
     if event in (TriggerEvent.PAYMENT_DUE, TriggerEvent.PAYMENT_OVERDUE):
         status = Payment.Status.OVERDUE if event == TriggerEvent.PAYMENT_OVERDUE else Payment.Status.PENDING
         payment = (
@@ -58,7 +71,7 @@ def recent_target(rule: AutomationRule, *, viewer_trainer_id=None):
             .order_by("-created_at")
             .first()
         )
-        return (payment.client, None, payment) if payment else None
+        return (payment.client, None, payment, None) if payment else None
     client_scope = {} if trainer_id is None else {"trainer_id": trainer_id}
     client = (
         Client.objects.filter(birth_date__isnull=False, **client_scope)
@@ -66,7 +79,7 @@ def recent_target(rule: AutomationRule, *, viewer_trainer_id=None):
         .order_by("-created_at")
         .first()
     )
-    return (client, None, None) if client else None
+    return (client, None, None, None) if client else None
 
 
 def preview(rule: AutomationRule, *, viewer_trainer_id=None) -> Preview:
@@ -77,10 +90,10 @@ def preview(rule: AutomationRule, *, viewer_trainer_id=None) -> Preview:
         return Preview("", "", "", error=" ".join(exc.messages))
     target = recent_target(rule, viewer_trainer_id=viewer_trainer_id)
     if target:
-        client, session, payment = target
+        client, session, payment, charge = target
         names = templating.used_variables(subject_tpl) | templating.used_variables(body_tpl)
         context = templating.context_for(
-            client=client, session=session, payment=payment, names=names, sample_links=True
+            client=client, session=session, payment=payment, charge=charge, names=names, sample_links=True
         )
         what = session or payment or client
         source = f"{what._meta.verbose_name} “{what}” (the most recent one)"

@@ -19,6 +19,8 @@ from scheduling.models import Session
 SESSION_CREATED = TriggerEvent.SESSION_CREATED.value
 SESSION_MOVED = "session_moved"
 SESSION_CANCELLED = TriggerEvent.SESSION_CANCELLED.value
+SESSION_NO_SHOW = TriggerEvent.SESSION_NO_SHOW.value
+SESSION_LATE_CANCELLED = TriggerEvent.SESSION_LATE_CANCELLED.value
 PAYMENT_CREATED = "payment_created"
 PAYMENT_TURNED_OVERDUE = "payment_turned_overdue"
 
@@ -26,10 +28,12 @@ _RULE_EVENTS = {
     SESSION_CREATED: (TriggerEvent.SESSION_CREATED, TriggerEvent.SESSION_SCHEDULED),
     SESSION_MOVED: (TriggerEvent.SESSION_SCHEDULED, TriggerEvent.SESSION_MOVED),
     SESSION_CANCELLED: (TriggerEvent.SESSION_CANCELLED,),
+    SESSION_NO_SHOW: (TriggerEvent.SESSION_NO_SHOW,),
+    SESSION_LATE_CANCELLED: (TriggerEvent.SESSION_LATE_CANCELLED,),
     PAYMENT_CREATED: (TriggerEvent.PAYMENT_DUE, TriggerEvent.PAYMENT_OVERDUE),
     PAYMENT_TURNED_OVERDUE: (TriggerEvent.PAYMENT_OVERDUE,),
 }
-SESSION_EVENTS = {SESSION_CREATED, SESSION_MOVED, SESSION_CANCELLED}
+SESSION_EVENTS = {SESSION_CREATED, SESSION_MOVED, SESSION_CANCELLED, SESSION_NO_SHOW, SESSION_LATE_CANCELLED}
 LATE_SKIP_REASON = "booked inside the reminder window (the rule skips late bookings)"
 
 
@@ -78,6 +82,9 @@ def _session_occurrences(event, session, rules, *, at, now):
                 )
         elif rule.trigger_event == TriggerEvent.SESSION_CANCELLED:
             found.append(Occurrence(key=engine.session_cancelled_key(session.pk), **common))
+        elif rule.trigger_event in engine.CHARGE_EVENTS:
+            # Once per session: billing applies its policy to a session once, and so do the rules.
+            found.append(Occurrence(key=engine.session_charge_key(session.pk, rule.trigger_event), **common))
         elif rule.trigger_event == TriggerEvent.SESSION_MOVED and event == SESSION_MOVED:
             # One message per move: the sequence numbers the session's times.
             found.append(

@@ -12,7 +12,7 @@ from django.db.models.signals import post_init, post_save
 from django.utils import timezone
 
 from automation import services
-from billing.models import Payment
+from billing.models import Payment, SessionCharge
 from common.queue import enqueue
 from scheduling.models import Session
 
@@ -76,8 +76,22 @@ def payment_saved(sender, instance, created, raw=False, **kwargs):
         _on_commit(services.PAYMENT_TURNED_OVERDUE, instance.pk)
 
 
+def charge_saved(sender, instance, created, raw=False, **kwargs):
+    # One charge row per session, ever (billing's policy): its creation is the no-show
+    # or late cancellation the rules hear of, once.
+    if raw or not created:
+        return
+    event = (
+        services.SESSION_NO_SHOW
+        if instance.kind == SessionCharge.Kind.NO_SHOW
+        else services.SESSION_LATE_CANCELLED
+    )
+    _on_commit(event, instance.session_id)
+
+
 def connect():
     post_init.connect(remember_session, sender=Session, dispatch_uid="automation.remember_session")
     post_init.connect(remember_payment, sender=Payment, dispatch_uid="automation.remember_payment")
     post_save.connect(session_saved, sender=Session, dispatch_uid="automation.session_saved")
     post_save.connect(payment_saved, sender=Payment, dispatch_uid="automation.payment_saved")
+    post_save.connect(charge_saved, sender=SessionCharge, dispatch_uid="automation.charge_saved")

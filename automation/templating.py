@@ -9,6 +9,7 @@ from django.template.base import Template
 
 from automation.models import TriggerEvent
 from messaging.templating import (
+    CHARGE_VARIABLES,
     CLIENT_VARIABLES,
     PAYMENT_VARIABLES,
     SESSION_VARIABLES,
@@ -25,10 +26,15 @@ SESSION_EVENTS = frozenset(
     }
 )
 PAYMENT_EVENTS = frozenset({TriggerEvent.PAYMENT_DUE, TriggerEvent.PAYMENT_OVERDUE})
+#: A no-show or late cancellation: the session, the policy's charge, and the fee's payment
+#: (its payment variables are empty when no fee applies).
+CHARGE_EVENTS = frozenset({TriggerEvent.SESSION_NO_SHOW, TriggerEvent.SESSION_LATE_CANCELLED})
 
 
 def variables_for(event: str | None) -> dict[str, str]:
     """The variables a rule for ``event`` may use (``None``: the client's only)."""
+    if event in CHARGE_EVENTS:
+        return CLIENT_VARIABLES | SESSION_VARIABLES | PAYMENT_VARIABLES | CHARGE_VARIABLES
     if event in SESSION_EVENTS:
         return CLIENT_VARIABLES | SESSION_VARIABLES
     if event in PAYMENT_EVENTS:

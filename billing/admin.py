@@ -41,5 +41,6 @@ class PaymentAdmin(TrainerScopedAdmin):
         )
 
 
-# Packages and credits have their own module; importing it registers them.
-from billing import admin_packages  # noqa: E402, F401
+# Packages and credits, and the no-show and late-cancel policy, have their own modules;
+# importing them registers their pages.
+from billing import admin_packages, admin_policy  # noqa: E402, F401

@@ -116,4 +116,7 @@ class Payment(TimeStampedModel):
 # --- Packages and credits (billing/packages.py) ------------------------------------
 from billing.packages import ClientPackage, CreditEntry, PackageType  # noqa: E402
 
-__all__ = ["ClientPackage", "CreditEntry", "PackageType", "Payment"]
+# --- The no-show and late-cancel policy (billing/policy.py) -------------------------
+from billing.policy import SessionCharge, StudioPolicy  # noqa: E402
+
+__all__ = ["ClientPackage", "CreditEntry", "PackageType", "Payment", "SessionCharge", "StudioPolicy"]

@@ -1,16 +1,12 @@
 """Thin receivers: what billing does when a session's status changes.
 
 Called inside the status change's transaction with the session row locked
-(``scheduling.signals.session_status_changed``), so a credit spent or returned
-commits or rolls back with the change itself. The rules are in the services
-(``billing.credits``; the no-show and late-cancel policy adds its own calls here).
+(``scheduling.signals.session_status_changed``), so a credit spent or returned, or a
+no-show / late-cancel charge, commits or rolls back with the change itself. The rules
+are in the services (``billing.credits``, ``billing.charges``).
 """
 
-from datetime import timedelta
-
-from django.conf import settings
-
-from billing import credits
+from billing import charges, credits
 from scheduling.models import Session
 from scheduling.signals import session_status_changed
 
@@ -18,10 +14,10 @@ Status = Session.Status
 
 
 def cancelled_in_time(session: Session) -> bool:
-    """Cancelled at least ``CANCELLATION_NOTICE_HOURS`` before it was due to start."""
+    """Cancelled before the studio policy's late-cancel window opened."""
     if not session.cancelled_at:
         return True
-    return session.cancelled_at <= session.starts_at - timedelta(hours=settings.CANCELLATION_NOTICE_HOURS)
+    return session.cancelled_at < charges.late_cancel_deadline(session)
 
 
 def on_session_status_changed(sender, *, session, old_status, new_status, **kwargs):
@@ -29,8 +25,9 @@ def on_session_status_changed(sender, *, session, old_status, new_status, **kwar
         credits.credit_spend(session=session, reason=credits.Reason.COMPLETED)
     elif new_status == Status.CANCELLED and cancelled_in_time(session):
         credits.credit_return(session=session, reason=credits.Reason.CANCELLED_IN_TIME)
-    # COMPLETED → NO_SHOW keeps the credit spent on completion: what a no-show costs
-    # (and whether it is given back) is the no-show policy's decision.
+    # A no-show, a late cancellation by the client, a no-show corrected to completed:
+    # the policy's charge (it decides whether a credit held from completion stays spent).
+    charges.on_status_changed(session=session, old_status=old_status, new_status=new_status)
 
 
 def connect():

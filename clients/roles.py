@@ -32,6 +32,10 @@ TRAINER_PERMISSIONS = {
     ("billing", "packagetype"): ("view",),
     ("billing", "clientpackage"): ("view", "add", "change"),
     ("billing", "creditentry"): ("view",),
+    # Their clients' no-show and late-cancel charges (waiving is a change); the studio's
+    # policy itself is the manager's, read-only for them.
+    ("billing", "sessioncharge"): ("view", "change"),
+    ("billing", "studiopolicy"): ("view",),
     ("messaging", "message"): ("view", "add"),
     ("messaging", "messageevent"): ("view",),
     ("messaging", "slotoffer"): ("view",),

@@ -17,7 +17,9 @@ from django.db.models import (
     Count,
     DateTimeField,
     DecimalField,
+    DurationField,
     Exists,
+    ExpressionWrapper,
     F,
     Max,
     Min,
@@ -33,6 +35,7 @@ from django.utils import timezone
 
 from automation import forecast
 from billing.models import Payment
+from billing.policy import StudioPolicy
 from clients.models import Category, Channel, Client
 from clients.roles import is_manager
 from clients.selectors import visible_clients
@@ -196,8 +199,8 @@ def figures(scope: Scope, *, now: datetime) -> Figures:
     and needs-reply counts, and the two facts behind the delivery banner: each a
     ``GROUP BY`` of its own, sent as one ``UNION ALL``.
 
-    A cancellation is late when it came less than ``CANCELLATION_NOTICE_HOURS``
-    before the start. A client is "lost" in the month the record was last changed
+    A cancellation is late when it came inside the studio policy's late-cancel window
+    (``billing.charges.studio_policy``). A client is "lost" in the month the record was last changed
     while inactive: marking a client inactive is how the studio says it lost them.
     """
     tz = studio_tz()
@@ -228,7 +231,13 @@ def figures(scope: Scope, *, now: datetime) -> Figures:
         bucket=Case(When(paid, then=TruncMonth("paid_at", tzinfo=tz)), output_field=DateTimeField()),
         total=Sum("amount"),
     )
-    notice = timedelta(hours=settings.CANCELLATION_NOTICE_HOURS)
+    # The policy's window read inside the same query (the page's query budget): the
+    # setting only until the policy's row exists.
+    window_hours = Coalesce(
+        Subquery(StudioPolicy.objects.filter(pk=1).values("late_cancel_window_hours")[:1]),
+        Value(settings.CANCELLATION_NOTICE_HOURS),
+    )
+    notice = ExpressionWrapper(window_hours * Value(timedelta(hours=1)), output_field=DurationField())
     cancelled = Session.Status.CANCELLED
     sessions = _series(
         scope.narrow(

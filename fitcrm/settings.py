@@ -273,11 +273,10 @@ CANCELLATION_NOTICE_HOURS = env.int("CANCELLATION_NOTICE_HOURS", default=24)
 # Clients book (and move) sessions themselves in the portal, within their trainer's
 # availability; each client can also be switched off on their own page.
 PORTAL_SELF_BOOKING = env.bool("PORTAL_SELF_BOOKING", default=True)
-CANCELLATION_POLICY_TEXT = env.str(
-    "CANCELLATION_POLICY_TEXT",
-    default=f"Sessions can be cancelled free of charge up to {CANCELLATION_NOTICE_HOURS} hours "
-    "before they start. Please call the studio for later changes.",
-)
+# The late-cancel window and what clients read are the studio policy's (admin → Billing →
+# No-show and late-cancel policy): these two only seed it the first time it is used — the
+# window, and a note shown after the policy's own sentences (which always match its settings).
+CANCELLATION_POLICY_TEXT = env.str("CANCELLATION_POLICY_TEXT", default="")
 
 # --- Background work (django-q2) -------------------------------------------------
 Q_BROKER = env.str("Q_BROKER", default="orm")

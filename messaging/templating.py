@@ -42,6 +42,10 @@ from django.template.base import (
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from billing.charges import policy_text
+from billing.credits import client_credit_summary
+from billing.policy import SessionCharge
+from common.money import format_amount
 from common.timefmt import client_time
 from messaging import links
 from messaging.unsubscribe import unsubscribe_url
@@ -136,7 +140,16 @@ PAYMENT_VARIABLES = {
     "days_overdue": "Whole days since the due date (0 before it)",
     "payment_description": "What the payment is for",
 }
-VARIABLES = CLIENT_VARIABLES | SESSION_VARIABLES | PAYMENT_VARIABLES
+#: A no-show's or late cancellation's charge under the studio's policy (billing.charges).
+CHARGE_VARIABLES = {
+    "fee_amount": "The fee with currency, e.g. £20.00 (empty when no fee applies), "
+    "e.g. {% if fee_amount %}As per our policy a {{ fee_amount }} fee applies.{% endif %}",
+    "credit_used": "yes when a session credit was used for it (empty otherwise)",
+    "credits_left": "Session credits the client has left now, e.g. 4 (empty when they have no package)",
+    "charge_outcome": "What the policy did: fee, credit, free (one of the client's free ones) or nothing",
+    "cancellation_policy": "The studio's cancellation policy in words, as the portal shows it",
+}
+VARIABLES = CLIENT_VARIABLES | SESSION_VARIABLES | PAYMENT_VARIABLES | CHARGE_VARIABLES
 
 
 # --- Validation -----------------------------------------------------------------------------
@@ -327,14 +340,6 @@ def render(template: str | Template, context: dict[str, str]) -> str:
     return text.strip()
 
 
-_CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "AUD": "A$", "CAD": "C$", "NZD": "NZ$"}
-
-
-def format_amount(amount: Decimal, currency: str) -> str:
-    symbol = _CURRENCY_SYMBOLS.get(currency)
-    return f"{symbol}{amount:,.2f}" if symbol else f"{amount:,.2f} {currency}"
-
-
 def _long_date(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
@@ -356,6 +361,7 @@ def context_for(
     client,
     session=None,
     payment=None,
+    charge=None,
     now: datetime | None = None,
     names=None,
     sample_links: bool = False,
@@ -370,7 +376,7 @@ def context_for(
     if sample_links:
         link_names = wanted & set(LINK_VARIABLES)
         return context_for(
-            client=client, session=session, payment=payment, now=now, names=wanted - link_names
+            client=client, session=session, payment=payment, charge=charge, now=now, names=wanted - link_names
         ) | sample_values(link_names)
     now = now or timezone.now()
     tz = client.tzinfo
@@ -403,7 +409,24 @@ def context_for(
             "days_overdue": lambda: str(max(0, (now.astimezone(tz).date() - payment.due_date).days)),
             "payment_description": lambda: payment.description,
         }
+    if charge is not None:
+        values |= {
+            "fee_amount": lambda: (
+                format_amount(charge.fee_payment.amount, charge.fee_payment.currency)
+                if charge.fee_payment_id
+                else ""
+            ),
+            "credit_used": lambda: "yes" if charge.outcome == SessionCharge.Outcome.CREDIT else "",
+            "credits_left": lambda: _credits_left(client),
+            "charge_outcome": lambda: charge.outcome,
+            "cancellation_policy": policy_text,
+        }
     return {name: str(build()) for name, build in values.items() if name in wanted}
+
+
+def _credits_left(client) -> str:
+    packages = client_credit_summary(client)
+    return str(sum(p.credits_left for p in packages)) if packages else ""
 
 
 def sample_values(names) -> dict[str, str]:
@@ -428,5 +451,11 @@ def sample_values(names) -> dict[str, str]:
         "due_date": "Tuesday 1 December 2026",
         "days_overdue": "3",
         "payment_description": "Training package",
+        "fee_amount": format_amount(Decimal("20.00"), settings.CURRENCY),
+        "credit_used": "",
+        "credits_left": "4",
+        "charge_outcome": "fee",
+        "cancellation_policy": "Sessions can be cancelled free of charge up to 24 hours before they start. "
+        f"A missed session costs {format_amount(Decimal('20.00'), settings.CURRENCY)}.",
     }
     return {name: sample[name] for name in names}

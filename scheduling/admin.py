@@ -40,7 +40,7 @@ class SessionAdmin(TrainerScopedAdmin):
     date_hierarchy = "starts_at"
     autocomplete_fields = ("client",)
     ordering = ("-starts_at",)
-    actions = ("mark_completed", "mark_no_show", "cancel_sessions")
+    actions = ("mark_completed", "mark_no_show", "cancel_sessions", "cancel_for_client")
     readonly_fields = (
         "clients_clock",
         "series_overview",
@@ -148,6 +148,23 @@ class SessionAdmin(TrainerScopedAdmin):
     def cancel_sessions(self, request, queryset):
         run_service_action(
             self, request, queryset, services.session_cancel, argument="session", done="cancelled"
+        )
+
+    @admin.action(
+        description="Cancel selected sessions for the client (inside the window: a late cancellation)",
+        permissions=["change"],
+    )
+    def cancel_for_client(self, request, queryset):
+        # The client told the studio (a call, a message): recorded as the client's
+        # cancellation, so inside the late-cancel window the policy applies as it
+        # would in the portal.
+        run_service_action(
+            self,
+            request,
+            queryset,
+            lambda session: services.session_cancel(session=session, by=Session.CancelledBy.CLIENT),
+            argument="session",
+            done="cancelled for the client",
         )
 
     # --- Weekly series -------------------------------------------------------------

@@ -104,19 +104,26 @@ def client_book_session(*, client: Client, session_type_id: int, starts_at: date
     )
 
 
-def reschedule_deadline(session: Session) -> datetime:
-    """The cancellation policy's deadline: later than this, only the studio moves a session."""
-    return session.starts_at - timedelta(hours=settings.CANCELLATION_NOTICE_HOURS)
+def reschedule_deadline(session: Session, *, notice_hours: int | None = None) -> datetime:
+    """The cancellation policy's deadline: later than this, only the studio moves a session.
+
+    ``notice_hours``: the studio's late-cancel window (billing's policy, which the portal
+    reads and passes down); ``CANCELLATION_NOTICE_HOURS`` when not given.
+    """
+    hours = settings.CANCELLATION_NOTICE_HOURS if notice_hours is None else notice_hours
+    return session.starts_at - timedelta(hours=hours)
 
 
-def can_reschedule(session: Session, *, now=None) -> bool:
+def can_reschedule(session: Session, *, now=None, notice_hours: int | None = None) -> bool:
     return session.status == Session.Status.SCHEDULED and (now or timezone.now()) < reschedule_deadline(
-        session
+        session, notice_hours=notice_hours
     )
 
 
 @transaction.atomic
-def client_reschedule_session(*, client: Client, session_id: int, starts_at: datetime, now=None) -> Session:
+def client_reschedule_session(
+    *, client: Client, session_id: int, starts_at: datetime, now=None, notice_hours: int | None = None
+) -> Session:
     """Move one of the client's sessions to another free slot (outside the notice window).
 
     Through ``session_update``, so its reminders follow (automation keys them to the
@@ -129,8 +136,13 @@ def client_reschedule_session(*, client: Client, session_id: int, starts_at: dat
         .select_related("client", "trainer")
         .get(pk=session_id, client=client)
     )
-    if not can_reschedule(session, now=now):
-        raise ValidationError(settings.CANCELLATION_POLICY_TEXT, code="notice_period")
+    if not can_reschedule(session, now=now, notice_hours=notice_hours):
+        hours = settings.CANCELLATION_NOTICE_HOURS if notice_hours is None else notice_hours
+        raise ValidationError(
+            f"It is too late to move this session online: changes are possible up to {hours} hours "
+            "before the start.",
+            code="notice_period",
+        )
     lock_diary(client)
     if not is_free_slot(
         trainer=session.trainer_id,

@@ -8,10 +8,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from billing.charges import studio_policy
 from billing.models import PackageType, Payment
 from clients.models import Client, Tag
 from clients.roles import STUDIO_MANAGER, TRAINER
-from scheduling.models import Session
+from scheduling.models import Session, SessionType
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -105,3 +106,22 @@ def sell_package(client, *, sessions=5, bought_on=None, **type_fields):
 
     package_type = PackageTypeFactory(sessions=sessions, **type_fields)
     return package_sell(client=client, package_type=package_type, bought_on=bought_on)
+
+
+class SessionTypeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SessionType
+
+    name = factory.Sequence(lambda n: f"Personal training {n}")
+    duration_minutes = 60
+    price = Decimal("45.00")
+
+
+def set_policy(**fields):
+    """The studio's no-show and late-cancel policy with ``fields`` changed (saved)."""
+    policy = studio_policy()
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    policy.full_clean()
+    policy.save()
+    return policy

@@ -1,12 +1,11 @@
 """What a client can do from the portal. Each write goes through the owning app's service."""
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from billing import charges
+from billing.policy import SessionCharge, StudioPolicy
 from clients.models import Category, Channel, Client, ConsentChange
 from clients.services import PREFERENCE_FIELDS, client_set_preference
 from common.timefmt import utc_stamp
@@ -69,12 +68,23 @@ def upcoming_sessions(*, client: Client):
     )
 
 
-def cancellation_deadline(session: Session):
-    return session.starts_at - timedelta(hours=settings.CANCELLATION_NOTICE_HOURS)
+def cancellation_deadline(session: Session, policy: StudioPolicy | None = None):
+    """Until then the client cancels (or moves) for free: the studio policy's window."""
+    return charges.late_cancel_deadline(session, policy)
 
 
-def can_cancel(session: Session, *, now=None) -> bool:
-    return (now or timezone.now()) < cancellation_deadline(session)
+def can_cancel(session: Session, *, now=None, policy: StudioPolicy | None = None) -> bool:
+    """A free cancellation (outside the late-cancel window)."""
+    return (now or timezone.now()) < cancellation_deadline(session, policy)
+
+
+def late_cancel_terms(session: Session, *, now=None, policy: StudioPolicy | None = None) -> str:
+    """What cancelling ``session`` now would cost, in the client's words ("a fee of £20.00
+    applies"); empty when it is free or when clients may not cancel late online."""
+    policy = policy or charges.studio_policy()
+    if can_cancel(session, now=now, policy=policy) or not policy.clients_may_cancel_late:
+        return ""
+    return charges.decide(session, SessionCharge.Kind.LATE_CANCEL, policy=policy, at=now).for_client()
 
 
 def _locked_session(*, client: Client, session_id: int) -> Session:
@@ -100,15 +110,20 @@ def portal_confirm_session(*, client: Client, session_id: int) -> Session:
     return session
 
 
-def portal_cancel_session(*, client: Client, session_id: int, reason: str = "") -> Session:
-    """Cancel as the client, unless it is too late under the studio's policy.
+def portal_cancel_session(
+    *, client: Client, session_id: int, reason: str = "", accept_late: bool = False
+) -> Session:
+    """Cancel as the client, under the studio's policy.
 
+    Inside the late-cancel window it is refused, unless the studio lets clients cancel
+    late online and the client accepted what it costs (``accept_late``: the page told
+    them); the policy's charge then applies (``billing.charges``, from the status change).
     Either way the trainer hears of it: the cancellation (with the client's reason),
     or the refused attempt, which is recorded after the refusal has rolled back.
     """
     reason = " ".join(reason.split())[:CANCEL_REASON_MAX_LENGTH]
     try:
-        return _cancel(client=client, session_id=session_id, reason=reason)
+        return _cancel(client=client, session_id=session_id, reason=reason, accept_late=accept_late)
     except ValidationError as exc:
         if exc.code == "notice_period":
             _record_refusal(client=client, session_id=session_id, reason=reason)
@@ -116,15 +131,25 @@ def portal_cancel_session(*, client: Client, session_id: int, reason: str = "") 
 
 
 @transaction.atomic
-def _cancel(*, client, session_id, reason):
+def _cancel(*, client, session_id, reason, accept_late):
     session = _locked_session(client=client, session_id=session_id)
-    if session.status == Session.Status.SCHEDULED and not can_cancel(session):
-        raise ValidationError(settings.CANCELLATION_POLICY_TEXT, code="notice_period")
+    policy = charges.studio_policy()
     # The scheduling service saves the session, so the same events fire as
     # when a trainer cancels.
     session = scheduling_services.session_cancel(
         session=session, by=Session.CancelledBy.CLIENT, reason=reason
     )
+    # Judged at the moment of the cancellation itself (the charge is), so a click on a
+    # "free" page that lands a moment after the deadline is asked again, not charged.
+    if charges.late_cancel_applies(session, policy=policy):
+        if not policy.clients_may_cancel_late:
+            raise ValidationError(charges.policy_text(policy), code="notice_period")
+        if not accept_late:
+            raise ValidationError(
+                "The free cancellation period has just ended. Please look at what a late "
+                "cancellation costs and confirm again.",
+                code="late_not_accepted",
+            )
     record_client_activity(client=client, kind=ClientActivity.Kind.CANCELLED, session=session, detail=reason)
     return session
 
@@ -168,7 +193,12 @@ def portal_reschedule_session(*, client: Client, session_id: int, starts_at) -> 
     """
     with transaction.atomic():
         before = client.sessions.filter(pk=session_id).values_list("starts_at", flat=True).first()
-        session = booking.client_reschedule_session(client=client, session_id=session_id, starts_at=starts_at)
+        session = booking.client_reschedule_session(
+            client=client,
+            session_id=session_id,
+            starts_at=starts_at,
+            notice_hours=charges.studio_policy().late_cancel_window_hours,
+        )
         record_client_activity(
             client=client,
             kind=ClientActivity.Kind.RESCHEDULED,

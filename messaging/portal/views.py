@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from functools import wraps
 from itertools import groupby
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -21,6 +20,7 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from billing import charges
 from billing.credits import client_credit_summary
 from billing.models import Payment
 from common.ids import parse_pk
@@ -63,12 +63,14 @@ def _session_or_none(client, session_id):
     return client.sessions.filter(pk=session_id).first()
 
 
-def _base_context(client, token, **extra):
+def _base_context(client, token, *, policy=None, **extra):
+    policy = policy or charges.studio_policy()
     return {
         "client": client,
         "token": token,
         "now": timezone.now(),
-        "cancellation_policy": settings.CANCELLATION_POLICY_TEXT,
+        "policy": policy,
+        "cancellation_policy": charges.policy_text(policy),
         **extra,
     }
 
@@ -76,9 +78,11 @@ def _base_context(client, token, **extra):
 def _home_context(client, token, *, reply_form=None, preferences_form=None):
     # Read the list before marking it read, so this visit can still show what is new.
     thread = list(services.portal_messages(client=client))
+    policy = charges.studio_policy()
     return _base_context(
         client,
         token,
+        policy=policy,
         thread=thread,
         new_count=sum(
             1
@@ -86,8 +90,14 @@ def _home_context(client, token, *, reply_form=None, preferences_form=None):
             if m.direction == Message.Direction.OUTBOUND and m.status in services.UNREAD_STATUSES
         ),
         reply_form=reply_form or ReplyForm(),
+        # (session, free to cancel, what a late cancellation costs when clients may cancel late)
         sessions=[
-            (session, services.can_cancel(session)) for session in services.upcoming_sessions(client=client)
+            (
+                session,
+                services.can_cancel(session, policy=policy),
+                services.late_cancel_terms(session, policy=policy),
+            )
+            for session in services.upcoming_sessions(client=client)
         ],
         can_book=booking.self_booking_refusal(client) is None,
         waiting=_waiting(client),
@@ -150,14 +160,17 @@ def session_detail(request, client, token, session_id):
     if session is None:
         return invalid_link(request)
     action = request.GET.get("action", "")
+    policy = charges.studio_policy()
     context = _base_context(
         client,
         token,
+        policy=policy,
         session=session,
         action=action if action in ("confirm", "cancel") else "",
         is_upcoming=session.status == Session.Status.SCHEDULED and session.starts_at > timezone.now(),
-        can_cancel=services.can_cancel(session),
-        deadline=services.cancellation_deadline(session),
+        can_cancel=services.can_cancel(session, policy=policy),
+        late_terms=services.late_cancel_terms(session, policy=policy),
+        deadline=services.cancellation_deadline(session, policy),
     )
     return TemplateResponse(request, "portal/session.html", context)
 
@@ -198,15 +211,24 @@ def session_confirm(request, client, token, session_id):
 @require_POST
 @portal_view
 def session_cancel(request, client, token, session_id):
-    return _session_action(
-        request,
-        client,
-        token,
-        session_id,
-        services.portal_cancel_session,
-        "Your session has been cancelled. Your trainer has been told.",
-        reason=request.POST.get("reason", ""),
-    )
+    try:
+        services.portal_cancel_session(
+            client=client,
+            session_id=session_id,
+            reason=request.POST.get("reason", ""),
+            # The form says what a late cancellation costs and sends late=1 only then.
+            accept_late=request.POST.get("late") == "1",
+        )
+    except Session.DoesNotExist:
+        return invalid_link(request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        url = reverse("portal:session", args=[token, session_id])
+        if exc.code == "late_not_accepted":
+            return redirect(f"{url}?action=cancel#cancel-form")
+        return redirect(url)
+    messages.success(request, "Your session has been cancelled. Your trainer has been told.")
+    return redirect("portal:home", token=token)
 
 
 # --- Booking and moving sessions ----------------------------------------------------------
@@ -303,7 +325,11 @@ def book_confirm(request, client, token):
 
 
 def _reschedule_context(client, token, session, *, starts_at=None, error=""):
-    allowed = booking.can_reschedule(session) and booking.self_booking_refusal(client) is None
+    policy = charges.studio_policy()
+    allowed = (
+        booking.can_reschedule(session, notice_hours=policy.late_cancel_window_hours)
+        and booking.self_booking_refusal(client) is None
+    )
     slots = []
     if allowed and starts_at is None:
         slots = booking.listed_slots(
@@ -312,6 +338,7 @@ def _reschedule_context(client, token, session, *, starts_at=None, error=""):
     return _base_context(
         client,
         token,
+        policy=policy,
         session=session,
         allowed=allowed,
         refusal=booking.self_booking_refusal(client),

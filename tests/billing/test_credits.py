@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from billing import credits
 from billing.models import ClientPackage, CreditEntry, Payment
+from billing.policy import Charge
 from scheduling import services as sessions
 from scheduling.models import Session, SessionType
-from tests.factories import ClientFactory, PackageTypeFactory, SessionFactory, sell_package
+from tests.factories import ClientFactory, PackageTypeFactory, SessionFactory, sell_package, set_policy
 
 pytestmark = pytest.mark.django_db
 
@@ -148,11 +149,14 @@ class TestSpendingOnCompletion:
     def test_no_show_after_completion_keeps_the_credit_and_completing_again_spends_nothing_more(
         self, client_obj
     ):
+        # The no-show policy decides whether it comes back: here a no-show costs a credit
+        # (tests/billing/test_policy.py has the others).
+        set_policy(no_show_charge=Charge.CREDIT)
         package = sell(client_obj)
         session = past_session(client_obj)
         complete(session)
         sessions.session_mark_no_show(session=Session.objects.get(pk=session.pk))
-        assert left(package) == 4  # the no-show policy decides whether it comes back
+        assert left(package) == 4
         complete(session)
         assert left(package) == 4
         assert CreditEntry.objects.filter(kind=Kind.SPEND).count() == 1
