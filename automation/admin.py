@@ -104,6 +104,7 @@ class AutomationRuleAdmin(admin.ModelAdmin):
                     "offset_hours",
                     "late_booking",
                     "merge_minutes",
+                    "only_booked_by",
                     "is_active",
                 )
             },

@@ -182,6 +182,13 @@ def celebrated_on(birth_date: date, year: int) -> date:
         return date(year, 2, 28)
 
 
+#: Why a rule with ``only_booked_by`` leaves a session out, by who booked it.
+BOOKED_BY_SKIP_REASONS = {
+    Session.BookedBy.STAFF: "booked by staff (the rule is for online bookings only)",
+    Session.BookedBy.CLIENT: "booked online by the client (the rule is for staff bookings only)",
+}
+
+
 @dataclass(frozen=True)
 class Verdict:
     """An occurrence's targets as they are now, and why it would be skipped (``None``: it is due)."""
@@ -201,6 +208,9 @@ def _judge(occ: Occurrence, targets: _Targets, now: datetime) -> Verdict:
         if session is None:
             return Verdict(None, None, None, "session deleted")
         client = session.client
+        # Who booked never changes, so this reason comes before the session's state.
+        if occ.rule.only_booked_by and session.booked_by != occ.rule.only_booked_by:
+            return Verdict(client, session, None, BOOKED_BY_SKIP_REASONS[session.booked_by])
         if event in CHARGE_EVENTS:
             charge = _charge_of(session)
             if session.status != _CHARGED_STATUS[event]:

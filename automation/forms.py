@@ -2,10 +2,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from automation.models import AutomationRule, TriggerEvent
-from automation.templating import validate_for_event
+from automation.templating import CHARGE_EVENTS, SESSION_EVENTS, validate_for_event
 from clients.admin_scoping import staff_users
 from clients.models import Channel
 
+#: The events about one session, whose rules may ask who booked it.
+BOOKED_BY_EVENTS = SESSION_EVENTS | CHARGE_EVENTS
 OFFSET_EVENTS = {TriggerEvent.SESSION_SCHEDULED, TriggerEvent.PAYMENT_DUE, TriggerEvent.PAYMENT_OVERDUE}
 
 
@@ -18,6 +20,7 @@ class AutomationRuleForm(forms.ModelForm):
             "offset_hours",
             "late_booking",
             "merge_minutes",
+            "only_booked_by",
             "channel",
             "category",
             "trainer",
@@ -34,6 +37,11 @@ class AutomationRuleForm(forms.ModelForm):
         if "merge_minutes" in self.fields:
             # Left out (an older form, a script): no merging.
             self.fields["merge_minutes"].required = False
+        if "only_booked_by" in self.fields:
+            # Only session events know who booked; the change form hides it for the others.
+            self.fields["only_booked_by"].widget.attrs["data-session-events"] = ",".join(
+                sorted(BOOKED_BY_EVENTS)
+            )
 
     def clean_merge_minutes(self):
         return self.cleaned_data.get("merge_minutes") or 0
@@ -55,6 +63,8 @@ class AutomationRuleForm(forms.ModelForm):
             self.add_error("offset_hours", "This event has no offset: leave it at 0.")
         if event == TriggerEvent.SESSION_SCHEDULED and offset < 1:
             self.add_error("offset_hours", "A reminder goes at least 1 hour before the session.")
+        if data.get("only_booked_by") and event not in BOOKED_BY_EVENTS:
+            self.add_error("only_booked_by", "Only session events know who booked: leave it blank.")
         if data.get("channel") == Channel.EMAIL and not (data.get("subject_template") or "").strip():
             self.add_error("subject_template", "An email needs a subject.")
         return data

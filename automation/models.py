@@ -6,6 +6,7 @@ from django.db import models
 
 from clients.models import Category, Channel
 from common.models import TimeStampedModel
+from scheduling.models import Session
 
 
 class TriggerEvent(models.TextChoices):
@@ -71,6 +72,16 @@ class AutomationRule(TimeStampedModel):
         help_text="Several occurrences of this rule for one client falling due within this many minutes "
         "go as one message listing them (e.g. several sessions booked at once). 0: one message each. "
         "A weekly series booking is always one message.",
+    )
+    only_booked_by = models.CharField(
+        "only sessions booked by",
+        max_length=10,
+        choices=[("", "Anyone (staff or the client online)"), *Session.BookedBy.choices],
+        blank=True,
+        default="",
+        help_text="Session events only. Client (online): only sessions the client booked in the portal, "
+        'e.g. "Thanks for booking online". Staff: only sessions staff booked. Blank: every session. '
+        "Other sessions are logged as skipped with the reason.",
     )
     is_active = models.BooleanField(default=True)
 
