@@ -111,9 +111,24 @@ def to_utc(day: date, wall: time, tz: ZoneInfo) -> datetime | None:
 
 
 def _range_end(day: date, wall: time, tz: ZoneInfo) -> datetime:
-    # An end inside a skipped hour is the moment the clocks jump (the range is cut short).
+    """A range's edge as UTC: an edge inside a skipped hour is the moment the clocks jump
+    (a range ending there is cut short, one starting there starts when the day resumes)."""
     moment = to_utc(day, wall, tz)
-    return moment if moment is not None else datetime.combine(day, wall, tzinfo=tz).astimezone(UTC)
+    if moment is not None:
+        return moment
+    # The jump lies between the wall time read with the new offset (fold=1, earlier) and
+    # with the old one (fold=0, later); zoneinfo does not say where: halve to the second.
+    local = datetime.combine(day, wall, tzinfo=tz)
+    low = int(local.replace(fold=1).timestamp())
+    high = int(local.timestamp())
+    old_offset = datetime.fromtimestamp(low, tz).utcoffset()
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, tz).utcoffset() == old_offset:
+            low = middle
+        else:
+            high = middle
+    return datetime.fromtimestamp(high, UTC)
 
 
 def compute_slots(
@@ -153,32 +168,74 @@ def compute_slots(
         return True
 
     slots = []
-    day = earliest.astimezone(tz).date()
-    last_day = latest.astimezone(tz).date()
-    while day <= last_day:
-        ranges = rules.overrides.get(day)
-        if ranges is None:
-            ranges = rules.weekly.get(day.weekday(), [])
-        if ranges and not (rules.max_per_day and per_day[day] >= rules.max_per_day):
-            seen = set()
-            for range_start, range_end in ranges:
-                ends = _range_end(day, range_end, tz)
-                wall = datetime.combine(day, range_start)
-                stop = datetime.combine(day, range_end)
-                while wall < stop:
-                    a = to_utc(day, wall.time(), tz)
-                    if (
-                        a is not None
-                        and a not in seen
-                        and earliest <= a < latest
-                        and a + duration <= ends
-                        and is_free(a)
-                    ):
-                        seen.add(a)
-                        slots.append(a)
-                    wall += rules.interval
-        day += timedelta(days=1)
+    seen = {}
+    for day, range_start, range_end, _, ends in working_hours(
+        rules=rules, first_day=earliest.astimezone(tz).date(), last_day=latest.astimezone(tz).date()
+    ):
+        if rules.max_per_day and per_day[day] >= rules.max_per_day:
+            continue
+        seen_today = seen.setdefault(day, set())
+        wall = datetime.combine(day, range_start)
+        stop = datetime.combine(day, range_end)
+        while wall < stop:
+            a = to_utc(day, wall.time(), tz)
+            if (
+                a is not None
+                and a not in seen_today
+                and earliest <= a < latest
+                and a + duration <= ends
+                and is_free(a)
+            ):
+                seen_today.add(a)
+                slots.append(a)
+            wall += rules.interval
     return sorted(slots)
+
+
+def hours_on(rules: Rules, day: date) -> list[tuple[time, time]]:
+    """The wall-clock ranges the trainer works on ``day``: the date's override (``[]``:
+    a day off) or else her weekly hours for that weekday."""
+    ranges = rules.overrides.get(day)
+    return rules.weekly.get(day.weekday(), []) if ranges is None else ranges
+
+
+def working_hours(*, rules: Rules, first_day: date, last_day: date):
+    """Each working range of the trainer's local days ``first_day``..``last_day``, in
+    order: ``(day, start wall time, end wall time, start UTC, end UTC)``.
+
+    Each day's wall times become UTC with that day's offset, so hours stay put on her
+    clock across a daylight-saving change; an edge in an hour the clocks skip falls
+    on the jump. Free slots step through these ranges; the calendar shades them.
+    """
+    tz = rules.tz
+    day = first_day
+    while day <= last_day:
+        for range_start, range_end in hours_on(rules, day):
+            yield (
+                day,
+                range_start,
+                range_end,
+                _range_end(day, range_start, tz),
+                _range_end(day, range_end, tz),
+            )
+        day += timedelta(days=1)
+
+
+def working_ranges(*, rules: Rules, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The trainer's working time inside [start, end) as (start, end) UTC ranges, in order,
+    touching ranges joined (no queries)."""
+    found = []
+    for *_, a, b in working_hours(
+        rules=rules, first_day=start.astimezone(rules.tz).date(), last_day=end.astimezone(rules.tz).date()
+    ):
+        a, b = max(a, start), min(b, end)
+        if a >= b:
+            continue
+        if found and a <= found[-1][1]:
+            found[-1] = (found[-1][0], max(found[-1][1], b))
+        else:
+            found.append((a, b))
+    return found
 
 
 def free_slots(

@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from scheduling import ics
+from scheduling import availability, ics
 from scheduling.models import MAX_DURATION_MINUTES, CalendarFeed, Session
 from scheduling.selectors import visible_sessions
 
@@ -95,6 +95,32 @@ def calendar_sessions(
         sessions = sessions.exclude(status=Session.Status.CANCELLED)
     rows = sessions.order_by("starts_at", "pk").values_list(*_CARD_FIELDS)
     return [c for c in map(Card._make, rows) if c.ends_at > start]
+
+
+def working_ranges(
+    *, trainer_id: int, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]] | None:
+    """The trainer's working time inside [start, end) as UTC ranges (weekly hours, a
+    date's override instead, nothing on a day off); ``None`` when she has no availability.
+
+    Two queries (``availability.load_rules``); the expansion is the one free slots use.
+    """
+    rules = availability.load_rules(trainer=trainer_id, start=start, end=end)
+    if rules is None:
+        return None
+    return availability.working_ranges(rules=rules, start=start, end=end)
+
+
+def gaps(ranges, *, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """[start, end) minus ``ranges`` (sorted, not overlapping): the time not covered."""
+    found, at = [], start
+    for a, b in ranges:
+        if a > at:
+            found.append((at, a))
+        at = max(at, b)
+    if at < end:
+        found.append((at, end))
+    return found
 
 
 def feed_rows(*, trainer, now: datetime) -> list[tuple]:

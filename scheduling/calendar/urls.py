@@ -7,6 +7,7 @@ app_name = "calendar"
 urlpatterns = [
     path("", views.calendar_page, name="page"),
     path("events/", views.events, name="events"),
+    path("availability/", views.availability, name="availability"),
     path("clients/", views.client_search, name="clients"),
     path("book/", views.book, name="book"),
     path("sessions/<int:session_id>/move/", views.move, name="move"),

@@ -286,6 +286,43 @@ def events(request):
     return JsonResponse([write(s) for s in sessions], safe=False)
 
 
+@require_GET
+@never_cache
+@staff_json("scheduling.view_session")
+def availability(request):
+    """The shown trainer's time off as FullCalendar background events for ``start`` ≤ t < ``end``:
+    everything outside her working hours (weekly hours, a date's override instead, the
+    whole day on a day off), on the viewer's wall clock like ``events``.
+
+    Only when one trainer is shown (several trainers' hours would shade each other) and
+    she has availability set up; otherwise an empty list. Queries: the login session,
+    the user, the user's groups, her availability, her hours and overrides (one UNION).
+    """
+    try:
+        start, end = _window(request)
+        trainer_ids = _trainer_ids(request, request.GET.getlist("trainer"))
+    except BadRequest as exc:
+        return _errors(exc)
+    if len(trainer_ids) != 1:
+        return JsonResponse([], safe=False)
+    working = selectors.working_ranges(trainer_id=trainer_ids[0], start=start, end=end)
+    if working is None:
+        return JsonResponse([], safe=False)
+    return JsonResponse(
+        [
+            {
+                "start": _local_iso(a),
+                "end": _local_iso(b),
+                "display": "background",
+                "groupId": "availability",
+                "classNames": ["off-hours"],
+            }
+            for a, b in selectors.gaps(working, start=start, end=end)
+        ],
+        safe=False,
+    )
+
+
 def _visible_session(request, session_id) -> Session:
     session = visible_sessions(request.user).select_related("client", "trainer").filter(pk=session_id).first()
     if session is None:
@@ -402,6 +439,7 @@ def calendar_page(request):
     tz = timezone.get_current_timezone()
     config = {
         "eventsUrl": reverse("calendar:events"),
+        "availabilityUrl": reverse("calendar:availability"),
         "bookUrl": reverse("calendar:book"),
         "clientsUrl": reverse("calendar:clients"),
         "sessionUrl": reverse("calendar:move", args=[0]).replace("/0/move/", "/"),

@@ -44,21 +44,26 @@
     window.history.replaceState(null, "", url);
   }
 
-  function fetchEvents(info, success, failure) {
-    const params = new URLSearchParams({ start: wall(info.startStr), end: wall(info.endStr) });
-    selectedTrainers().forEach((t) => params.append("trainer", t));
-    if ($("show-cancelled").checked) params.set("cancelled", "1");
-    fetch(config.eventsUrl + "?" + params, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then((r) => r.json().then((body) => ({ ok: r.ok, body })))
-      .then(({ ok, body }) => {
-        if (!ok) throw new Error((body.errors || ["The calendar could not be loaded."]).join(" "));
-        success(body);
-      })
-      .catch((err) => {
-        notice(err.message, false);
-        failure(err);
-      });
+  // One FullCalendar event source per endpoint: the sessions, and the shown trainer's
+  // time outside her working hours (background events; none when several are shown).
+  function source(url) {
+    return function (info, success, failure) {
+      const params = new URLSearchParams({ start: wall(info.startStr), end: wall(info.endStr) });
+      selectedTrainers().forEach((t) => params.append("trainer", t));
+      if ($("show-cancelled").checked) params.set("cancelled", "1");
+      fetch(url + "?" + params, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then((r) => r.json().then((body) => ({ ok: r.ok, body })))
+        .then(({ ok, body }) => {
+          if (!ok) throw new Error((body.errors || ["The calendar could not be loaded."]).join(" "));
+          success(body);
+        })
+        .catch((err) => {
+          notice(err.message, false);
+          failure(err);
+        });
+    };
   }
+  const isShading = (event) => event.display === "background";
 
   function post(url, data) {
     return fetch(url, {
@@ -93,6 +98,7 @@
   // --- The session dialog -------------------------------------------------------------------------
   function openSession(info) {
     info.jsEvent.preventDefault();
+    if (isShading(info.event)) return;
     current = info.event;
     const p = current.extendedProps;
     $("session-title").textContent = current.title;
@@ -218,18 +224,26 @@
       selectAllow: (span) => span.start >= nowWallClock(),
       editable: true,
       eventDurationEditable: true,
-      events: fetchEvents,
+      eventSources: [
+        { id: "sessions", events: source(config.eventsUrl) },
+        { id: "availability", events: source(config.availabilityUrl) },
+      ],
       eventDrop: moved,
       eventResize: moved,
       eventClick: openSession,
       select: openBooking,
       datesSet: remember,
       eventDidMount: (info) => {
+        if (isShading(info.event)) {
+          info.el.title = "Outside working hours";
+          return;
+        }
         const p = info.event.extendedProps;
         info.el.title = [info.event.title, p.when, p.statusLabel, p.location].filter(Boolean).join("\n");
         info.el.dataset.sessionId = info.event.id;
       },
       eventContent: (arg) => {
+        if (isShading(arg.event)) return true; // the default: an empty shade
         const p = arg.event.extendedProps;
         const wrap = document.createElement("div");
         wrap.className = "ev";
