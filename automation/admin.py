@@ -105,6 +105,7 @@ class AutomationRuleAdmin(admin.ModelAdmin):
                     "late_booking",
                     "merge_minutes",
                     "only_booked_by",
+                    "credits_threshold",
                     "is_active",
                 )
             },

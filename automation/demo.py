@@ -46,6 +46,23 @@ DEMO_RULES = [
         "({{ days_overdue }} days ago). You can see it here: {{ portal_link }}",
     },
     {
+        "name": "Package running low",
+        "trigger_event": TriggerEvent.PACKAGE_LOW,
+        "credits_threshold": 1,
+        "channel": Channel.IN_APP,
+        "body_template": "Hi {{ first_name }}, you have {{ credits_left }} session(s) left on your "
+        "{{ package_name }} (use by {{ expires_on }}). Ask {{ trainer_name }} about the next one!",
+    },
+    {
+        "name": "Package expires in a week",
+        "trigger_event": TriggerEvent.PACKAGE_EXPIRING,
+        "offset_hours": 7 * 24,
+        "channel": Channel.EMAIL,
+        "subject_template": "Your {{ package_name }} ends on {{ expires_on }}",
+        "body_template": "Hi {{ first_name }}, {{ credits_left }} session(s) of your {{ package_name }} are still "
+        "unused and it ends on {{ expires_on }}. Book them here: {{ booking_link }}",
+    },
+    {
         "name": "Birthday wishes",
         "trigger_event": TriggerEvent.BIRTHDAY,
         "channel": Channel.EMAIL,

@@ -17,7 +17,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import Payment
+from billing.credits import package_sell
+from billing.models import PackageType, Payment
 from billing.services import payment_cancel, payment_create, payment_mark_paid
 from clients.models import Client, Tag
 from clients.roles import STUDIO_MANAGER, TRAINER
@@ -122,7 +123,7 @@ def _online_booking(trainers):
 def seed_demo(*, clients_per_trainer: int = 20, seed: int = 2026) -> SeedReport:
     rng = random.Random(seed)
     report = SeedReport()
-    counts = {"users": 0, "clients": 0, "sessions": 0, "payments": 0}
+    counts = {"users": 0, "clients": 0, "sessions": 0, "payments": 0, "packages": 0}
 
     _, created = _user(ADMIN[0], "Studio", "Admin", ADMIN[1], superuser=True)
     counts["users"] += created
@@ -139,6 +140,7 @@ def seed_demo(*, clients_per_trainer: int = 20, seed: int = 2026) -> SeedReport:
 
     _online_booking(trainers)
     tags = [Tag.objects.get_or_create(name=name)[0] for name in TAGS]
+    package_types = _package_types()
     today = studio_today()
     now = timezone.now()
     for t_index, trainer in enumerate(trainers):
@@ -173,11 +175,45 @@ def seed_demo(*, clients_per_trainer: int = 20, seed: int = 2026) -> SeedReport:
             if created:
                 client.tags.set(rng.sample(tags, k=rng.randint(0, 2)))
             if not client.sessions.exists():
+                # Sold first, so the demo's past sessions spend its credits as they complete.
+                counts["packages"] += _package_for(client, c_index, package_types, today)
                 counts["sessions"] += _sessions_for(client, trainer, rng, today)
             if not client.payments.exists():
                 counts["payments"] += _payments_for(client, rng, today, now)
     report.created = counts
     return report
+
+
+#: name: (sessions, price, valid for days)
+PACKAGE_TYPES = {
+    "Ten sessions": (10, "400.00", 90),
+    "Starter (3 sessions)": (3, "135.00", 60),
+    "Monthly eight": (8, "300.00", 30),
+}
+#: Per trainer, which clients (by index) bought what and how many days ago: one with
+#: credits to spare, one about to run out, one whose package expires in a few days.
+PACKAGE_SALES = {1: ("Ten sessions", 30), 2: ("Starter (3 sessions)", 20), 3: ("Monthly eight", 27)}
+
+
+def _package_types() -> dict:
+    types = {}
+    for name, (sessions, price, days) in PACKAGE_TYPES.items():
+        types[name], _ = PackageType.objects.get_or_create(
+            name=name, defaults={"sessions": sessions, "price": Decimal(price), "validity_days": days}
+        )
+    return types
+
+
+def _package_for(client, c_index, package_types, today) -> int:
+    if c_index not in PACKAGE_SALES or client.packages.exists():
+        return 0
+    name, days_ago = PACKAGE_SALES[c_index]
+    bought_on = today - timedelta(days=days_ago)
+    package = package_sell(
+        client=client, package_type=package_types[name], bought_on=bought_on, due_date=today
+    )
+    payment_mark_paid(payment=package.payment, method=Payment.Method.CARD)
+    return 1
 
 
 def _sessions_for(client, trainer, rng, today) -> int:

@@ -28,8 +28,10 @@ from django.utils import timezone
 
 from automation import merging
 from automation.models import AutomationLog, AutomationRule, TriggerEvent
-from billing.models import Payment
+from billing.credits import packages_with_credits
+from billing.models import ClientPackage, Payment
 from clients.models import Channel, Client
+from common.clock import studio_today
 from messaging import services as messaging_services
 from messaging import templating
 from messaging.services import Attachment, Outgoing
@@ -98,6 +100,15 @@ def birthday_key(client_id, year: int) -> str:
     return f"birthday:client:{client_id}:{year}"
 
 
+def package_low_key(package_id, threshold: int) -> str:
+    # The threshold is part of the key: a rule for "2 left" and one for "0 left" each fire once.
+    return f"package:{package_id}:low<={threshold}"
+
+
+def package_expiring_key(package_id, valid_until: date) -> str:
+    return f"package:{package_id}:expiring={valid_until.isoformat()}"
+
+
 # --- Occurrences -----------------------------------------------------------------------------
 
 #: Events about the no-show and late-cancel policy's charge of a session (billing's
@@ -116,6 +127,7 @@ class Occurrence:
     client_id: int
     session_id: int | None = None
     payment_id: int | None = None
+    package_id: int | None = None
     #: What the target looked like when the occurrence was found; re-checked before sending.
     expect_start: datetime | None = None
     expect_due: date | None = None
@@ -152,6 +164,7 @@ class FireResult:
 class _Targets:
     sessions: dict = field(default_factory=dict)
     payments: dict = field(default_factory=dict)
+    packages: dict = field(default_factory=dict)
     clients: dict = field(default_factory=dict)
 
 
@@ -159,7 +172,10 @@ def _load_targets(occurrences) -> _Targets:
     """The current rows, read after the claim (one query per kind)."""
     session_ids = {o.session_id for o in occurrences if o.session_id}
     payment_ids = {o.payment_id for o in occurrences if o.payment_id}
-    client_ids = {o.client_id for o in occurrences if not o.session_id and not o.payment_id}
+    package_ids = {o.package_id for o in occurrences if o.package_id}
+    client_ids = {
+        o.client_id for o in occurrences if not o.session_id and not o.payment_id and not o.package_id
+    }
     targets = _Targets()
     if session_ids:
         # The session's own trainer is the one a message names; the client's is not needed.
@@ -169,6 +185,11 @@ def _load_targets(occurrences) -> _Targets:
         targets.sessions = Session.objects.select_related(*related).in_bulk(session_ids)
     if payment_ids:
         targets.payments = Payment.objects.select_related("client__trainer").in_bulk(payment_ids)
+    if package_ids:
+        # With credits left (the ledger's sum) in the same query.
+        targets.packages = packages_with_credits(
+            ClientPackage.objects.select_related("client__trainer", "package_type")
+        ).in_bulk(package_ids)
     if client_ids:
         targets.clients = Client.objects.select_related("trainer").in_bulk(client_ids)
     return targets
@@ -197,6 +218,23 @@ class Verdict:
     session: Session | None
     payment: Payment | None
     reason: str | None
+    package: ClientPackage | None = None
+
+
+def _judge_package(occ: Occurrence, package: ClientPackage, now: datetime) -> str | None:
+    """Why a package message would be stale now (``None``: it is due)."""
+    today = studio_today(now)
+    if package.valid_until is not None and package.valid_until < today:
+        return "package expired"
+    if occ.rule.trigger_event == Event.PACKAGE_LOW:
+        if package.credits_left > occ.rule.credits_threshold:
+            return f"package has {package.credits_left} credits left again"
+    elif occ.rule.trigger_event == Event.PACKAGE_EXPIRING:
+        if package.valid_until != occ.expect_due:
+            return "expiry date changed"
+        if package.credits_left <= 0:
+            return "no credits left to use"
+    return None
 
 
 def _judge(occ: Occurrence, targets: _Targets, now: datetime) -> Verdict:
@@ -237,6 +275,17 @@ def _judge(occ: Occurrence, targets: _Targets, now: datetime) -> Verdict:
                 return Verdict(client, session, None, "session moved again (the newer move is told)")
             if session.starts_at <= now:
                 return Verdict(client, session, None, "session already started")
+    elif occ.package_id:
+        package = targets.packages.get(occ.package_id)
+        if package is None:
+            return Verdict(None, None, None, "package deleted")
+        client = package.client
+        if reason := _judge_package(occ, package, now):
+            return Verdict(client, None, None, reason, package)
+        if not occ.rule.in_scope(client):
+            return Verdict(client, None, None, "rule out of scope (the client has another trainer)", package)
+        reason = client.cannot_receive_reason(occ.rule.channel, occ.rule.effective_category)
+        return Verdict(client, None, None, reason or None, package)
     elif occ.payment_id:
         payment = targets.payments.get(occ.payment_id)
         if payment is None:
@@ -301,7 +350,15 @@ class _Compiled:
 
 
 def _render(
-    occ: Occurrence, client, session, payment, now, compiled: _Compiled, *, sample_links: bool = False
+    occ: Occurrence,
+    client,
+    session,
+    payment,
+    now,
+    compiled: _Compiled,
+    *,
+    package=None,
+    sample_links: bool = False,
 ) -> tuple[str, str]:
     rule = occ.rule
     subject_tpl, body_tpl, names = compiled.get(rule)
@@ -311,6 +368,7 @@ def _render(
         session=session,
         payment=payment,
         charge=charge,
+        package=package,
         now=now,
         names=names,
         sample_links=sample_links,
@@ -509,7 +567,7 @@ def _merged_outgoing(members, now, compiled) -> Outgoing:
     members = sorted(members, key=lambda m: (m[2].session.starts_at if m[2].session else now, m[0].key))
     occ, _, verdict = members[0]
     client, session, payment = verdict.client, verdict.session, verdict.payment
-    subject, body = _render(occ, client, session, payment, now, compiled)
+    subject, body = _render(occ, client, session, payment, now, compiled, package=verdict.package)
     outgoing = _outgoing(occ, client, session, payment, subject, body, now)
     if len(members) == 1:
         return outgoing
@@ -581,6 +639,7 @@ class Preview:
     session: object
     payment: object
     reason: str | None
+    package: object = None
 
 
 def preview_occurrences(occurrences, *, now: datetime) -> list[Preview]:
@@ -603,7 +662,14 @@ def preview_occurrences(occurrences, *, now: datetime) -> list[Preview]:
         at = max(occ.due_at or now, now)
         verdict = _judge(occ, targets, at)
         previews.append(
-            Preview(occ, verdict.client, verdict.session, verdict.payment, occ.skip_reason or verdict.reason)
+            Preview(
+                occ,
+                verdict.client,
+                verdict.session,
+                verdict.payment,
+                occ.skip_reason or verdict.reason,
+                verdict.package,
+            )
         )
     return previews
 
@@ -617,7 +683,14 @@ def render_preview(previews: list[Preview], *, now: datetime) -> list[tuple[Prev
         at = max(p.occurrence.due_at or now, now)
         try:
             subject, body = _render(
-                p.occurrence, p.client, p.session, p.payment, at, compiled, sample_links=True
+                p.occurrence,
+                p.client,
+                p.session,
+                p.payment,
+                at,
+                compiled,
+                package=p.package,
+                sample_links=True,
             )
         except Exception as exc:  # shown beside the message: the forecast must not break the page
             rendered.append((p, "", "", _describe(exc)))

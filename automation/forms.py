@@ -8,7 +8,12 @@ from clients.models import Channel
 
 #: The events about one session, whose rules may ask who booked it.
 BOOKED_BY_EVENTS = SESSION_EVENTS | CHARGE_EVENTS
-OFFSET_EVENTS = {TriggerEvent.SESSION_SCHEDULED, TriggerEvent.PAYMENT_DUE, TriggerEvent.PAYMENT_OVERDUE}
+OFFSET_EVENTS = {
+    TriggerEvent.SESSION_SCHEDULED,
+    TriggerEvent.PAYMENT_DUE,
+    TriggerEvent.PAYMENT_OVERDUE,
+    TriggerEvent.PACKAGE_EXPIRING,
+}
 
 
 class AutomationRuleForm(forms.ModelForm):
@@ -21,6 +26,7 @@ class AutomationRuleForm(forms.ModelForm):
             "late_booking",
             "merge_minutes",
             "only_booked_by",
+            "credits_threshold",
             "channel",
             "category",
             "trainer",
@@ -34,6 +40,9 @@ class AutomationRuleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "trainer" in self.fields:
             self.fields["trainer"].queryset = staff_users()
+        if "credits_threshold" in self.fields:
+            # Left out (an older form, a script): the default, one credit left.
+            self.fields["credits_threshold"].required = False
         if "merge_minutes" in self.fields:
             # Left out (an older form, a script): no merging.
             self.fields["merge_minutes"].required = False
@@ -42,6 +51,10 @@ class AutomationRuleForm(forms.ModelForm):
             self.fields["only_booked_by"].widget.attrs["data-session-events"] = ",".join(
                 sorted(BOOKED_BY_EVENTS)
             )
+
+    def clean_credits_threshold(self):
+        value = self.cleaned_data.get("credits_threshold")
+        return 1 if value is None else value
 
     def clean_merge_minutes(self):
         return self.cleaned_data.get("merge_minutes") or 0
@@ -65,6 +78,10 @@ class AutomationRuleForm(forms.ModelForm):
             self.add_error("offset_hours", "A reminder goes at least 1 hour before the session.")
         if data.get("only_booked_by") and event not in BOOKED_BY_EVENTS:
             self.add_error("only_booked_by", "Only session events know who booked: leave it blank.")
+        if event == TriggerEvent.PACKAGE_EXPIRING and offset < 1:
+            self.add_error(
+                "offset_hours", "Say how long before the package expires, e.g. 168 hours for a week."
+            )
         if data.get("channel") == Channel.EMAIL and not (data.get("subject_template") or "").strip():
             self.add_error("subject_template", "An email needs a subject.")
         return data

@@ -19,6 +19,8 @@ class TriggerEvent(models.TextChoices):
     PAYMENT_DUE = "payment_due", "Payment due"
     PAYMENT_OVERDUE = "payment_overdue", "Payment overdue"
     BIRTHDAY = "birthday", "Client's birthday"
+    PACKAGE_LOW = "package_low", "Package running low"
+    PACKAGE_EXPIRING = "package_expiring", "Before a package expires"
 
 
 #: Birthday wishes are marketing (they need consent); everything else is a notice
@@ -47,7 +49,14 @@ class AutomationRule(TimeStampedModel):
     offset_hours = models.IntegerField(
         default=0,
         help_text="Before a session: hours before it starts. Payment due: hours before the due date "
-        "(a second notice besides the one on creation). Payment overdue: hours after it turned overdue.",
+        "(a second notice besides the one on creation). Payment overdue: hours after it turned overdue. "
+        "Before a package expires: hours before the end of its last day (168 = a week).",
+    )
+    credits_threshold = models.PositiveSmallIntegerField(
+        "credits left at most",
+        default=1,
+        validators=[MaxValueValidator(100, "Pick at most 100 credits.")],
+        help_text="Package running low: fires once per package when its credits left fall to this many or fewer.",
     )
     trainer = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -9,8 +9,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from automation.models import AutomationRule, TriggerEvent
-from automation.templating import CHARGE_EVENTS, sample_context, validate_for_event
-from billing.models import Payment, SessionCharge
+from automation.templating import CHARGE_EVENTS, PACKAGE_EVENTS, sample_context, validate_for_event
+from billing.credits import packages_with_credits
+from billing.models import ClientPackage, Payment, SessionCharge
 from clients.models import Channel, Client
 from clients.roles import is_manager
 from common.timefmt import staff_datetime
@@ -82,6 +83,20 @@ def recent_target(rule: AutomationRule, *, viewer_trainer_id=None):
     return (client, None, None, None) if client else None
 
 
+def recent_package(rule: AutomationRule, *, viewer_trainer_id=None):
+    """The most recently sold package this rule could speak of (scoped like ``recent_target``)."""
+    if rule.trainer_id and viewer_trainer_id and rule.trainer_id != viewer_trainer_id:
+        return None
+    trainer_id = viewer_trainer_id or rule.trainer_id
+    scope = {} if trainer_id is None else {"client__trainer_id": trainer_id}
+    return (
+        packages_with_credits(ClientPackage.objects.filter(**scope))
+        .select_related("client__trainer", "package_type")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
 def preview(rule: AutomationRule, *, viewer_trainer_id=None) -> Preview:
     try:
         subject_tpl = validate_for_event(rule.subject_template or "", rule.trigger_event)
@@ -89,7 +104,17 @@ def preview(rule: AutomationRule, *, viewer_trainer_id=None) -> Preview:
     except ValidationError as exc:
         return Preview("", "", "", error=" ".join(exc.messages))
     target = recent_target(rule, viewer_trainer_id=viewer_trainer_id)
-    if target:
+    package = None
+    if rule.trigger_event in PACKAGE_EVENTS:
+        package = recent_package(rule, viewer_trainer_id=viewer_trainer_id)
+        target = None
+    if package is not None:
+        names = templating.used_variables(subject_tpl) | templating.used_variables(body_tpl)
+        context = templating.context_for(
+            client=package.client, package=package, names=names, sample_links=True
+        )
+        source = f"the package “{package}” (the most recent one)"
+    elif target:
         client, session, payment, charge = target
         names = templating.used_variables(subject_tpl) | templating.used_variables(body_tpl)
         context = templating.context_for(

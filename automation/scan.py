@@ -19,7 +19,7 @@ import functools
 import logging
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
@@ -30,9 +30,10 @@ from django.utils import timezone
 from automation import engine
 from automation.engine import FireResult, Occurrence
 from automation.models import AutomationRule, ScanState, TriggerEvent
-from billing.models import Payment
+from billing.credits import packages_with_credits
+from billing.models import ClientPackage, Payment
 from clients.models import Client
-from common.clock import studio_tz
+from common.clock import studio_midnight, studio_tz
 from scheduling.models import Session
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ TIME_EVENTS = (
     TriggerEvent.PAYMENT_DUE,
     TriggerEvent.PAYMENT_OVERDUE,
     TriggerEvent.BIRTHDAY,
+    TriggerEvent.PACKAGE_EXPIRING,
 )
 
 
@@ -339,11 +341,63 @@ def find_birthdays(rules, start, now) -> list[Occurrence]:
     return found
 
 
+def package_ends(valid_until: date) -> datetime:
+    """A package can be used to the end of its last day, studio time.
+
+    In UTC: offsets are real hours, and aware arithmetic in a zone is wall-clock
+    arithmetic (a week before a midnight after a clock change would be an hour off).
+    """
+    return studio_midnight(valid_until + timedelta(days=1)).astimezone(UTC)
+
+
+def find_packages_expiring(rules, start, now) -> list[Occurrence]:
+    """``offset_hours`` before the end of a package's last day, while it has credits left."""
+    dates = set()
+    for rule in rules:
+        offset = timedelta(hours=rule.offset_hours)
+        lo, hi = _rule_start(rule, start) + offset, now + offset
+        day = lo.astimezone(studio_tz()).date() - timedelta(days=1)
+        while day <= hi.astimezone(studio_tz()).date():
+            if lo < package_ends(day) <= hi:
+                dates.add(day)
+            day += timedelta(days=1)
+    if not dates:
+        return []
+    rows = (
+        packages_with_credits(ClientPackage.objects.filter(valid_until__in=dates))
+        .filter(credits_left__gt=0)
+        .order_by()
+        .values_list("pk", "client_id", "valid_until", "created_at", "client__trainer_id")
+    )
+    found = []
+    for pk, client_id, valid_until, created_at, trainer_id in rows:
+        for rule in rules:
+            remind_at = package_ends(valid_until) - timedelta(hours=rule.offset_hours)
+            if (
+                _rule_start(rule, start) < remind_at <= now
+                and created_at <= remind_at
+                and rule.trainer_id in (None, trainer_id)
+            ):
+                found.append(
+                    Occurrence(
+                        rule=rule,
+                        key=engine.package_expiring_key(pk, valid_until),
+                        client_id=client_id,
+                        package_id=pk,
+                        expect_due=valid_until,
+                        due_at=remind_at,
+                        trainer_id=trainer_id,
+                    )
+                )
+    return found
+
+
 FINDERS = {
     TriggerEvent.SESSION_SCHEDULED: find_session_reminders,
     TriggerEvent.PAYMENT_DUE: find_payment_due_reminders,
     TriggerEvent.PAYMENT_OVERDUE: find_overdue_notices,
     TriggerEvent.BIRTHDAY: find_birthdays,
+    TriggerEvent.PACKAGE_EXPIRING: find_packages_expiring,
 }
 
 

@@ -12,7 +12,8 @@ from django.utils import timezone
 from automation import engine
 from automation.engine import FireResult, Occurrence
 from automation.models import AutomationRule, TriggerEvent
-from billing.models import Payment
+from billing.credits import packages_with_credits
+from billing.models import ClientPackage, Payment
 from scheduling.models import Session
 
 # What the signal saw (the event names rules use, plus a session being moved).
@@ -23,6 +24,7 @@ SESSION_NO_SHOW = TriggerEvent.SESSION_NO_SHOW.value
 SESSION_LATE_CANCELLED = TriggerEvent.SESSION_LATE_CANCELLED.value
 PAYMENT_CREATED = "payment_created"
 PAYMENT_TURNED_OVERDUE = "payment_turned_overdue"
+PACKAGE_CREDITS_TAKEN = "package_credits_taken"
 
 _RULE_EVENTS = {
     SESSION_CREATED: (TriggerEvent.SESSION_CREATED, TriggerEvent.SESSION_SCHEDULED),
@@ -32,6 +34,7 @@ _RULE_EVENTS = {
     SESSION_LATE_CANCELLED: (TriggerEvent.SESSION_LATE_CANCELLED,),
     PAYMENT_CREATED: (TriggerEvent.PAYMENT_DUE, TriggerEvent.PAYMENT_OVERDUE),
     PAYMENT_TURNED_OVERDUE: (TriggerEvent.PAYMENT_OVERDUE,),
+    PACKAGE_CREDITS_TAKEN: (TriggerEvent.PACKAGE_LOW,),
 }
 SESSION_EVENTS = {SESSION_CREATED, SESSION_MOVED, SESSION_CANCELLED, SESSION_NO_SHOW, SESSION_LATE_CANCELLED}
 LATE_SKIP_REASON = "booked inside the reminder window (the rule skips late bookings)"
@@ -54,6 +57,9 @@ def handle_event(
     if event in SESSION_EVENTS:
         session = Session.objects.select_related("client").filter(pk=pk).first()
         occurrences = _session_occurrences(event, session, rules, at=at, now=now) if session else []
+    elif event == PACKAGE_CREDITS_TAKEN:
+        package = packages_with_credits(ClientPackage.objects.select_related("client")).filter(pk=pk).first()
+        occurrences = _package_low_occurrences(package, rules) if package else []
     else:
         payment = Payment.objects.select_related("client").filter(pk=pk).first()
         occurrences = _payment_occurrences(event, payment, rules) if payment else []
@@ -152,3 +158,21 @@ def _payment_occurrences(event, payment, rules):
                 )
             )
     return found
+
+
+def _package_low_occurrences(package, rules):
+    """Each ``package_low`` rule whose threshold the package's credits left have reached.
+
+    Once per package and threshold (the key): credits given back and spent again do
+    not tell the client twice.
+    """
+    return [
+        Occurrence(
+            key=engine.package_low_key(package.pk, rule.credits_threshold),
+            rule=rule,
+            client_id=package.client_id,
+            package_id=package.pk,
+        )
+        for rule in rules
+        if rule.in_scope(package.client) and package.credits_left <= rule.credits_threshold
+    ]

@@ -12,7 +12,7 @@ from django.db.models.signals import post_init, post_save
 from django.utils import timezone
 
 from automation import services
-from billing.models import Payment, SessionCharge
+from billing.models import CreditEntry, Payment, SessionCharge
 from common.queue import enqueue
 from scheduling.models import Session
 
@@ -89,9 +89,18 @@ def charge_saved(sender, instance, created, raw=False, **kwargs):
     _on_commit(event, instance.session_id)
 
 
+def credit_entry_saved(sender, instance, created, raw=False, **kwargs):
+    # Credits taken (a spend, a staff correction): the package may have run low.
+    # An expiry empties the package too, but there is nothing left to warn about.
+    if raw or not created or instance.delta >= 0 or instance.kind == CreditEntry.Kind.EXPIRY:
+        return
+    _on_commit(services.PACKAGE_CREDITS_TAKEN, instance.package_id)
+
+
 def connect():
     post_init.connect(remember_session, sender=Session, dispatch_uid="automation.remember_session")
     post_init.connect(remember_payment, sender=Payment, dispatch_uid="automation.remember_payment")
     post_save.connect(session_saved, sender=Session, dispatch_uid="automation.session_saved")
     post_save.connect(payment_saved, sender=Payment, dispatch_uid="automation.payment_saved")
     post_save.connect(charge_saved, sender=SessionCharge, dispatch_uid="automation.charge_saved")
+    post_save.connect(credit_entry_saved, sender=CreditEntry, dispatch_uid="automation.credit_entry_saved")

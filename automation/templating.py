@@ -11,6 +11,7 @@ from automation.models import TriggerEvent
 from messaging.templating import (
     CHARGE_VARIABLES,
     CLIENT_VARIABLES,
+    PACKAGE_VARIABLES,
     PAYMENT_VARIABLES,
     SESSION_VARIABLES,
     sample_values,
@@ -29,6 +30,7 @@ PAYMENT_EVENTS = frozenset({TriggerEvent.PAYMENT_DUE, TriggerEvent.PAYMENT_OVERD
 #: A no-show or late cancellation: the session, the policy's charge, and the fee's payment
 #: (its payment variables are empty when no fee applies).
 CHARGE_EVENTS = frozenset({TriggerEvent.SESSION_NO_SHOW, TriggerEvent.SESSION_LATE_CANCELLED})
+PACKAGE_EVENTS = frozenset({TriggerEvent.PACKAGE_LOW, TriggerEvent.PACKAGE_EXPIRING})
 
 
 def variables_for(event: str | None) -> dict[str, str]:
@@ -39,6 +41,8 @@ def variables_for(event: str | None) -> dict[str, str]:
         return CLIENT_VARIABLES | SESSION_VARIABLES
     if event in PAYMENT_EVENTS:
         return CLIENT_VARIABLES | PAYMENT_VARIABLES
+    if event in PACKAGE_EVENTS:
+        return CLIENT_VARIABLES | PACKAGE_VARIABLES
     return dict(CLIENT_VARIABLES)
 
 

@@ -43,7 +43,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from billing.charges import policy_text
-from billing.credits import client_credit_summary
+from billing.credits import client_credit_summary, credits_left
 from billing.policy import SessionCharge
 from common.money import format_amount
 from common.timefmt import client_time
@@ -149,7 +149,12 @@ CHARGE_VARIABLES = {
     "charge_outcome": "What the policy did: fee, credit, free (one of the client's free ones) or nothing",
     "cancellation_policy": "The studio's cancellation policy in words, as the portal shows it",
 }
-VARIABLES = CLIENT_VARIABLES | SESSION_VARIABLES | PAYMENT_VARIABLES | CHARGE_VARIABLES
+PACKAGE_VARIABLES = {
+    "credits_left": "Sessions left on the package, e.g. 2",
+    "package_name": "The package's name, e.g. Ten sessions",
+    "expires_on": 'The last day the package can be used, e.g. Tuesday 1 December 2026 (or "no expiry date")',
+}
+VARIABLES = CLIENT_VARIABLES | SESSION_VARIABLES | PAYMENT_VARIABLES | CHARGE_VARIABLES | PACKAGE_VARIABLES
 
 
 # --- Validation -----------------------------------------------------------------------------
@@ -362,6 +367,7 @@ def context_for(
     session=None,
     payment=None,
     charge=None,
+    package=None,
     now: datetime | None = None,
     names=None,
     sample_links: bool = False,
@@ -376,7 +382,13 @@ def context_for(
     if sample_links:
         link_names = wanted & set(LINK_VARIABLES)
         return context_for(
-            client=client, session=session, payment=payment, charge=charge, now=now, names=wanted - link_names
+            client=client,
+            session=session,
+            payment=payment,
+            charge=charge,
+            package=package,
+            now=now,
+            names=wanted - link_names,
         ) | sample_values(link_names)
     now = now or timezone.now()
     tz = client.tzinfo
@@ -421,6 +433,17 @@ def context_for(
             "charge_outcome": lambda: charge.outcome,
             "cancellation_policy": policy_text,
         }
+    if package is not None:
+        values |= {
+            # Read from the ledger when the caller did not annotate it.
+            "credits_left": lambda: (
+                package.credits_left if hasattr(package, "credits_left") else credits_left(package)
+            ),
+            "package_name": lambda: package.package_type.name,
+            "expires_on": lambda: (
+                _long_date(package.valid_until) if package.valid_until else "no expiry date"
+            ),
+        }
     return {name: str(build()) for name, build in values.items() if name in wanted}
 
 
@@ -457,5 +480,7 @@ def sample_values(names) -> dict[str, str]:
         "charge_outcome": "fee",
         "cancellation_policy": "Sessions can be cancelled free of charge up to 24 hours before they start. "
         f"A missed session costs {format_amount(Decimal('20.00'), settings.CURRENCY)}.",
+        "package_name": "Ten sessions",
+        "expires_on": "Tuesday 1 December 2026",
     }
     return {name: sample[name] for name in names}

@@ -150,7 +150,7 @@ def test_demo_rules_are_valid_and_idempotent():
     from automation.demo import DEMO_RULES, ensure_demo_rules
     from automation.models import AutomationRule
 
-    assert ensure_demo_rules() == len(DEMO_RULES) == 6
+    assert ensure_demo_rules() == len(DEMO_RULES) == 8
     assert ensure_demo_rules() == 0
     for rule in AutomationRule.objects.all():
         form = AutomationRuleForm(

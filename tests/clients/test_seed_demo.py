@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.http import HttpRequest
 
-from billing.models import Payment
+from billing.credits import client_credit_summary
+from billing.models import ClientPackage, CreditEntry, Payment
 from clients.models import Client, Tag
 from clients.roles import STUDIO_MANAGER, TRAINER
 from scheduling.models import Session
@@ -28,6 +29,7 @@ def counts():
         "client_tags": Client.tags.through.objects.count(),
         "sessions": Session.objects.count(),
         "payments": Payment.objects.count(),
+        "credit_entries": CreditEntry.objects.count(),
         "trainers": User.objects.filter(groups__name=TRAINER).count(),
         "managers": User.objects.filter(groups__name=STUDIO_MANAGER).count(),
     }
@@ -48,7 +50,7 @@ def test_running_it_twice_gives_the_same_counts(seeded):
     with time_machine.travel(NOW, tick=False):
         call_command("seed_demo", stdout=out)
     assert counts() == first
-    assert "0 users, 0 clients, 0 sessions, 0 payments created" in out.getvalue()
+    assert "0 users, 0 clients, 0 sessions, 0 payments, 0 packages created" in out.getvalue()
 
 
 def test_a_second_run_on_a_later_day_adds_nothing_either(seeded):
@@ -136,3 +138,19 @@ def test_demo_clients_can_book_online_with_their_trainer(seeded):
     with time_machine.travel(NOW, tick=False):
         slots = free_slots(trainer=anna, duration_minutes=60, start=NOW, end=NOW + timedelta(days=14))
     assert slots, "the portal's booking page would offer nothing"
+
+
+def test_the_demo_shows_credits_spent_one_package_low_and_one_expiring_soon(seeded):
+    with time_machine.travel(NOW, tick=False):
+        summaries = [
+            p for c in Client.objects.filter(packages__isnull=False) for p in client_credit_summary(c)
+        ]
+    assert len(summaries) == ClientPackage.objects.count() == 9
+    assert CreditEntry.objects.filter(kind=CreditEntry.Kind.SPEND).count() >= 6
+    assert any(p.credits_left <= 1 for p in summaries)
+    assert any(
+        p.valid_until and (p.valid_until - NOW.date()).days <= 7 and p.credits_left > 0 for p in summaries
+    )
+    assert all(
+        p.payment.status == Payment.Status.PAID for p in ClientPackage.objects.select_related("payment")
+    )
