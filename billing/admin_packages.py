@@ -76,8 +76,10 @@ class PackageTypeAdmin(admin.ModelAdmin):
 
 class CreditEntryInline(ReadOnlyTabularInline):
     model = CreditEntry
-    fields = ("when", "kind", "delta_shown", "session_link", "reason", "created_by", "returned")
+    fields = ("when", "kind", "delta_shown", "session_link", "reason", "created_by", "returned_shown")
     verbose_name_plural = "Credit ledger (every change is a row; credits left is their sum)"
+    # Without each row's str() above it: the columns say it all.
+    template = "admin/clients/client/session_inline.html"
     ordering = ("created_at", "pk")
 
     def get_queryset(self, request):
@@ -86,6 +88,11 @@ class CreditEntryInline(ReadOnlyTabularInline):
     @admin.display(description="When")
     def when(self, obj):
         return staff_datetime(obj.created_at)
+
+    @admin.display(description="Given back")
+    def returned_shown(self, obj):
+        # Only a spend can be given back; other rows leave the column empty.
+        return ("yes" if obj.returned else "no") if obj.kind == CreditEntry.Kind.SPEND else ""
 
     @admin.display(description="Credits")
     def delta_shown(self, obj):

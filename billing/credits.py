@@ -97,9 +97,8 @@ def expiry_text(package: ClientPackage, *, today: date | None = None) -> str:
     today = today or studio_today()
     if package.valid_until is None:
         return "never expires"
-    if package.valid_until < today:
-        return f"expired {package.valid_until:%d %b %Y}"
-    return f"valid until {package.valid_until:%d %b %Y}"
+    day = f"{package.valid_until.day} {package.valid_until:%b %Y}"
+    return f"expired {day}" if package.valid_until < today else f"valid until {day}"
 
 
 def open_spend(session: Session) -> CreditEntry | None:
