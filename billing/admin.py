@@ -41,6 +41,6 @@ class PaymentAdmin(TrainerScopedAdmin):
         )
 
 
-# Packages and credits, and the no-show and late-cancel policy, have their own modules;
-# importing them registers their pages.
-from billing import admin_packages, admin_policy  # noqa: E402, F401
+# Packages and credits, the no-show and late-cancel policy and the Stripe records (pay
+# links, webhook events) have their own modules; importing them registers their pages.
+from billing import admin_packages, admin_policy, stripe_admin  # noqa: E402, F401

@@ -119,4 +119,17 @@ from billing.packages import ClientPackage, CreditEntry, PackageType  # noqa: E4
 # --- The no-show and late-cancel policy (billing/policy.py) -------------------------
 from billing.policy import SessionCharge, StudioPolicy  # noqa: E402
 
-__all__ = ["ClientPackage", "CreditEntry", "PackageType", "Payment", "SessionCharge", "StudioPolicy"]
+# --- Online pay links (Stripe) -------------------------------------------------------------
+# Their own module; imported here so Django finds them in the billing app.
+from billing.stripe_models import StripeCheckout, StripeEvent  # noqa: E402
+
+__all__ = [
+    "ClientPackage",
+    "CreditEntry",
+    "PackageType",
+    "Payment",
+    "SessionCharge",
+    "StripeCheckout",
+    "StripeEvent",
+    "StudioPolicy",
+]

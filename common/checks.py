@@ -9,7 +9,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Info, Tags, register
+from django.core.checks import Error, Info, Tags, Warning, register
 
 SITE_URL_HINT = (
     "Set SITE_URL to the public https address of this site, e.g. SITE_URL=https://crm.example.com."
@@ -130,3 +130,40 @@ def check_task_timing(app_configs=None, **kwargs):
             )
         )
     return errors
+
+
+@register()
+def check_stripe_keys(app_configs=None, **kwargs):
+    """Pay links need both Stripe settings; a key of the wrong kind fails at the first click."""
+    secret_key, webhook_secret = settings.STRIPE_SECRET_KEY, settings.STRIPE_WEBHOOK_SECRET
+    problems = []
+    if bool(secret_key) != bool(webhook_secret):
+        present, missing = (
+            ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+            if secret_key
+            else ("STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY")
+        )
+        problems.append(
+            Warning(
+                f"{present} is set but {missing} is not: no pay links are offered until both are.",
+                hint="See README, Money: online pay links (Stripe).",
+                id="fitcrm.W020",
+            )
+        )
+    if secret_key.startswith("pk_"):
+        problems.append(
+            Error(
+                "STRIPE_SECRET_KEY is a publishable key (pk_...): it cannot create Checkout Sessions.",
+                hint="Use the secret key (sk_live_... / sk_test_...) or a restricted key (rk_...).",
+                id="fitcrm.E020",
+            )
+        )
+    if webhook_secret and not webhook_secret.startswith("whsec_"):
+        problems.append(
+            Warning(
+                "STRIPE_WEBHOOK_SECRET does not start with whsec_: every webhook would be refused.",
+                hint="Copy the endpoint's signing secret from Stripe's dashboard (Developers → Webhooks).",
+                id="fitcrm.W021",
+            )
+        )
+    return problems

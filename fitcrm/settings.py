@@ -217,6 +217,14 @@ TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=10.0)
 # Only for webhooks signed with a Twilio SharedKey (X-Twilio-Webhooks-Signature-Settings).
 TWILIO_WEBHOOK_SHARED_KEY_SECRET = env.str("TWILIO_WEBHOOK_SHARED_KEY_SECRET", default="")
 
+# --- Online pay links (Stripe) ----------------------------------------------
+# Both set: open payments get a pay link (/pay/<token>/) and the webhook
+# (/billing/stripe/webhook/) marks them paid. Either empty: no link anywhere.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Seconds to wait for Stripe while a client waits on the pay link's redirect.
+STRIPE_HTTP_TIMEOUT = env.float("STRIPE_HTTP_TIMEOUT", default=10.0)
+
 # --- Messaging policy --------------------------------------------------------
 MESSAGING_MAX_ATTEMPTS = env.int("MESSAGING_MAX_ATTEMPTS", default=5)
 MESSAGING_RETRY_BASE_SECONDS = env.int("MESSAGING_RETRY_BASE_SECONDS", default=60)

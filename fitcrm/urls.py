@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from billing.urls import webhook_urlpatterns as billing_webhooks
 from dashboard import views as dashboard_views
 from messaging.urls import anymail_urlpatterns
 from messaging.views import unsubscribe
@@ -23,6 +24,8 @@ urlpatterns = [
     path("portal/", include("messaging.portal.urls")),
     path("messaging/", include("messaging.urls")),
     path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
+    path("pay/", include("billing.urls")),
+    path("billing/", include((billing_webhooks, "billing"))),
     path("automation/", include("automation.urls")),
     path("healthz/", healthz, name="healthz"),
 ]

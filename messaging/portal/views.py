@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from billing import charges
 from billing.credits import client_credit_summary
 from billing.models import Payment
+from billing.stripe_links import pay_link
 from common.ids import parse_pk
 from messaging.models import Message, SlotOffer
 from messaging.portal import services
@@ -75,6 +76,17 @@ def _base_context(client, token, *, policy=None, **extra):
     }
 
 
+def _open_payments(client) -> list[Payment]:
+    payments = list(
+        client.payments.filter(status__in=[Payment.Status.PENDING, Payment.Status.OVERDUE]).order_by(
+            "due_date", "pk"
+        )
+    )
+    for payment in payments:
+        payment.pay_url = pay_link(payment)  # "" when the studio takes no online payments
+    return payments
+
+
 def _home_context(client, token, *, reply_form=None, preferences_form=None):
     # Read the list before marking it read, so this visit can still show what is new.
     thread = list(services.portal_messages(client=client))
@@ -101,9 +113,7 @@ def _home_context(client, token, *, reply_form=None, preferences_form=None):
         ],
         can_book=booking.self_booking_refusal(client) is None,
         waiting=_waiting(client),
-        payments=client.payments.filter(status__in=[Payment.Status.PENDING, Payment.Status.OVERDUE]).order_by(
-            "due_date", "pk"
-        ),
+        payments=_open_payments(client),
         packages=client_credit_summary(client),
         preferences_form=preferences_form
         or PreferencesForm(client=client, preferences=services.effective_preferences(client)),
