@@ -39,12 +39,14 @@ from django.template.base import (
     Variable,
     VariableNode,
 )
+from django.template.defaulttags import IfNode
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from billing.charges import policy_text
 from billing.credits import client_credit_summary, credits_left
 from billing.policy import SessionCharge
+from billing.stripe_links import pay_link, stripe_enabled
 from common.money import format_amount
 from common.timefmt import client_time
 from messaging import links
@@ -139,6 +141,9 @@ PAYMENT_VARIABLES = {
     "due_date": "Due date, e.g. 1 December 2026",
     "days_overdue": "Whole days since the due date (0 before it)",
     "payment_description": "What the payment is for",
+    "pay_link": "Link where the client pays the outstanding balance online (Stripe); empty when the "
+    "studio takes no online payments or nothing is owed, so it is only allowed inside "
+    "{% if pay_link %}...{% endif %} or as {{ pay_link|default:portal_link }}",
 }
 #: A no-show's or late cancellation's charge under the studio's policy (billing.charges).
 CHARGE_VARIABLES = {
@@ -291,6 +296,34 @@ def used_variables(template: Template) -> set[str]:
     return names
 
 
+def _unguarded(nodelist, guarded: frozenset = frozenset()) -> set[str]:
+    """Variables shown outside an {% if %} branch that tests them and without a |default."""
+    found = set()
+    for node in nodelist:
+        if isinstance(node, VariableNode):
+            expression = node.filter_expression
+            if not any(_FILTER_NAMES.get(func) == "default" for func, _args in expression.filters):
+                found.update(set(_variables(expression)) - guarded)
+        elif isinstance(node, IfNode):
+            for condition, branch in node.conditions_nodelists:
+                # Only a branch whose own condition names the variable may show it
+                # ({% else %}, condition None, is where it was empty).
+                tested = (
+                    {
+                        name
+                        for expression in _condition_expressions(condition)
+                        for name in _variables(expression)
+                    }
+                    if condition is not None
+                    else set()
+                )
+                found |= _unguarded(branch, guarded | tested)
+        else:
+            for attr in getattr(node, "child_nodelists", ()):
+                found |= _unguarded(getattr(node, attr, None) or [], guarded)
+    return found
+
+
 def validate_template(text: str, *, allowed) -> Template:
     """Compile and check every variable against ``allowed`` (names); return the template.
 
@@ -308,6 +341,11 @@ def validate_template(text: str, *, allowed) -> Template:
     for node in template.nodelist.get_nodes_by_type(Node):
         for expression in _expressions(node):
             errors.extend(error for error in _argument_errors(expression) if error not in errors)
+    for name in sorted(_unguarded(template.nodelist) & OPTIONAL_VARIABLES & allowed):
+        errors.append(
+            f"'{name}' can be empty (no online payments, nothing owed): write "
+            f"{{% if {name} %}}...{{{{ {name} }}}}...{{% endif %}} or {{{{ {name}|default:portal_link }}}}."
+        )
     for name in sorted(used_variables(template)):
         if "." in name:
             errors.append(
@@ -358,7 +396,18 @@ def _person_name(user) -> str:
 #: Signed per-client links: a preview or a test send carries sample values instead,
 #: so staff never see (or pass on) a live link, and a click in a test cannot
 #: unsubscribe, confirm or cancel anything for the real client.
-LINK_VARIABLES = ("portal_link", "booking_link", "unsubscribe_link", "confirm_link", "cancel_link")
+LINK_VARIABLES = (
+    "portal_link",
+    "booking_link",
+    "unsubscribe_link",
+    "confirm_link",
+    "cancel_link",
+    "pay_link",
+)
+
+#: Variables that may be empty for a real recipient: a template may only show them inside
+#: an {% if %} that tests them, or with a |default, so a message never says "pay here: ".
+OPTIONAL_VARIABLES = frozenset({"pay_link"})
 
 
 def context_for(
@@ -420,6 +469,7 @@ def context_for(
             "due_date": lambda: _long_date(payment.due_date),
             "days_overdue": lambda: str(max(0, (now.astimezone(tz).date() - payment.due_date).days)),
             "payment_description": lambda: payment.description,
+            "pay_link": lambda: pay_link(payment),
         }
     if charge is not None:
         values |= {
@@ -482,5 +532,7 @@ def sample_values(names) -> dict[str, str]:
         f"A missed session costs {format_amount(Decimal('20.00'), settings.CURRENCY)}.",
         "package_name": "Ten sessions",
         "expires_on": "Tuesday 1 December 2026",
+        # As for a real payment: empty while the studio takes no online payments.
+        "pay_link": f"{settings.SITE_URL}/pay/sample-token/" if stripe_enabled() else "",
     }
     return {name: sample[name] for name in names}
