@@ -77,8 +77,10 @@ def _apply(event: dict, created: datetime) -> _Result:
         return _Result(Outcome.IGNORED, "Not an event FitCRM acts on.")
     session = event["data"]["object"]
     if event["type"] == EXPIRED_EVENT:
-        StripeCheckout.objects.filter(session_id=session["id"]).update(status=StripeCheckout.Status.EXPIRED)
-        return _Result(Outcome.EXPIRED, f"Checkout Session {session['id']} expired.")
+        StripeCheckout.objects.filter(session_id=session.get("id")).update(
+            status=StripeCheckout.Status.EXPIRED
+        )
+        return _Result(Outcome.EXPIRED, f"Checkout Session {session.get('id')} expired.")
     if session.get("payment_status") != "paid":
         # Delayed methods (bank debits): checkout.session.async_payment_succeeded follows.
         return _Result(Outcome.AWAITING, f"Payment status {session.get('payment_status')!r}.")

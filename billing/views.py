@@ -98,7 +98,14 @@ def stripe_webhook(request):
         # ValueError: a body that is not UTF-8 JSON (only a sender with the secret gets here).
         logger.warning("Stripe webhook refused: %s", exc)
         return HttpResponseBadRequest("Invalid signature or payload.")
-    if not (isinstance(event.get("id"), str) and isinstance(event.get("type"), str) and "created" in event):
+    data = event.get("data")
+    if not (
+        isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("created"), int)
+        and isinstance(data, dict)
+        and isinstance(data.get("object"), dict)
+    ):
         return HttpResponseBadRequest("Not a Stripe event.")
     stripe_event_apply(event=event)
     return HttpResponse("ok")

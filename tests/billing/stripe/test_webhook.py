@@ -191,8 +191,22 @@ class TestRefused:
         assert response.status_code == 400
         assert not StripeEvent.objects.exists()
 
-    def test_a_signed_body_that_is_not_an_event_is_refused(self, client, stripe_settings):
-        payload = json.dumps({"object": "event", "hello": "world"})
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"object": "event", "hello": "world"},
+            {
+                "object": "event",
+                "id": "evt_1",
+                "type": "checkout.session.completed",
+                "created": 1,
+                "data": [],
+            },
+            {"object": "event", "id": "evt_1", "type": "x", "created": "soon", "data": {"object": {}}},
+        ],
+    )
+    def test_a_signed_body_that_is_not_an_event_is_refused(self, client, stripe_settings, body):
+        payload = json.dumps(body)
         response = client.post(
             "/billing/stripe/webhook/",
             payload,
@@ -200,6 +214,7 @@ class TestRefused:
             HTTP_STRIPE_SIGNATURE=stripe_signature(payload),
         )
         assert response.status_code == 400
+        assert not StripeEvent.objects.exists()
 
     def test_without_a_webhook_secret_the_endpoint_is_off(self, client, payment, settings):
         settings.STRIPE_WEBHOOK_SECRET = ""
