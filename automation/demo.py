@@ -42,8 +42,10 @@ DEMO_RULES = [
         "offset_hours": 72,
         "channel": Channel.EMAIL,
         "subject_template": "A friendly reminder from {{ studio_name }}",
+        # With Stripe configured the client can pay from the message; without it, see it in the portal.
         "body_template": "Hi {{ first_name }}, {{ amount }} was due on {{ due_date }} "
-        "({{ days_overdue }} days ago). You can see it here: {{ portal_link }}",
+        "({{ days_overdue }} days ago). {% if pay_link %}Pay online: {{ pay_link }}"
+        "{% else %}You can see it here: {{ portal_link }}{% endif %}",
     },
     {
         "name": "Package running low",

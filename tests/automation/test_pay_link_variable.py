@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
+from automation.demo import DEMO_RULES
 from automation.forms import AutomationRuleForm
 from automation.models import TriggerEvent
 from automation.templating import sample_context, validate_for_event
@@ -123,3 +124,9 @@ def test_the_sample_follows_the_studio_s_settings(settings, stripe_on):
     assert sample_context(TriggerEvent.PAYMENT_OVERDUE)["pay_link"] == f"{SITE}/pay/sample-token/"
     settings.STRIPE_SECRET_KEY = ""
     assert sample_context(TriggerEvent.PAYMENT_OVERDUE)["pay_link"] == ""
+
+
+def test_the_demo_overdue_rule_offers_the_pay_link_when_there_is_one():
+    (rule,) = [r for r in DEMO_RULES if r["trigger_event"] == TriggerEvent.PAYMENT_OVERDUE]
+    validate_for_event(rule["body_template"], rule["trigger_event"])
+    assert "{% if pay_link %}Pay online: {{ pay_link }}" in rule["body_template"]
