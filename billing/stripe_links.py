@@ -202,7 +202,12 @@ def checkout_for_payment(*, payment: Payment, now: datetime | None = None) -> St
     if _usable(newest, payment, now):
         return newest
     amount = payment.balance
-    amount_minor = to_minor_units(amount, payment.currency)
+    try:
+        amount_minor = to_minor_units(amount, payment.currency)
+    except ValueError as exc:
+        # 12.50 in a currency without decimals: a typo staff must fix, not a crash for the client.
+        logger.warning("No pay link for payment %s: %s", payment.pk, exc, extra={"payment_id": payment.pk})
+        raise PayLinkUnavailable(str(exc)) from exc
     # The same key for every click that would replace the same session with the same
     # amount: Stripe answers them all with one session.
     idempotency_key = (

@@ -145,6 +145,16 @@ class TestCheckoutCreation:
         # The next click works.
         assert client.get(pay_path(payment)).status_code == 303
 
+    def test_an_amount_the_currency_cannot_charge_is_a_try_later_page_not_a_crash(
+        self, client, payment, stripe_http, settings
+    ):
+        Payment.objects.filter(pk=payment.pk).update(currency="JPY", amount=Decimal("12.50"))
+
+        response = client.get(pay_path(payment))
+
+        assert response.status_code == 503
+        assert stripe_http.requests == []
+
 
 class TestWithoutStripe:
     def test_without_keys_there_is_no_link_and_the_page_says_so(self, client, payment, settings):
