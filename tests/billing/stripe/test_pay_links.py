@@ -145,6 +145,26 @@ class TestCheckoutCreation:
         # The next click works.
         assert client.get(pay_path(payment)).status_code == 303
 
+    def test_a_click_that_meets_another_in_flight_waits_for_its_session(self, client, payment, stripe_http):
+        # Stripe answers 409 while a request with the same idempotency key is still running;
+        # the library retries, and the retry gets the session the first request made.
+        stripe_http.reply(
+            409,
+            {
+                "error": {
+                    "type": "idempotency_error",
+                    "message": "There is currently another in-progress request",
+                }
+            },
+        )
+
+        response = client.get(pay_path(payment))
+
+        assert response.status_code == 303
+        assert [r["headers"]["Idempotency-Key"] for r in stripe_http.requests] == [
+            f"fitcrm-pay-{payment.pk}-after-none-6000gbp"
+        ] * 2
+
     def test_an_amount_the_currency_cannot_charge_is_a_try_later_page_not_a_crash(
         self, client, payment, stripe_http, settings
     ):
