@@ -71,7 +71,7 @@ class WaivedFilter(admin.SimpleListFilter):
 
 class SessionChargeAdmin(TrainerScopedAdmin):
     trainer_lookup = "client__trainer"
-    list_display = ("session_link", "client", "kind", "outcome", "fee", "waived", "created_at")
+    list_display = ("session_when", "client", "kind", "outcome", "fee", "waived", "created_at")
     list_filter = ("kind", "outcome", WaivedFilter, "client__trainer")
     list_select_related = ("client", "session__client", "fee_payment", "waived_by")
     search_fields = ("client__first_name", "client__last_name", "client__email")
@@ -83,6 +83,7 @@ class SessionChargeAdmin(TrainerScopedAdmin):
         "outcome",
         "note",
         "fee",
+        "credit",
         "created_at",
         "waived",
         "waive_reason",
@@ -108,6 +109,11 @@ class SessionChargeAdmin(TrainerScopedAdmin):
             '<a href="{}">{}</a>', url, staff_datetime(obj.session.starts_at, obj.client.tzinfo)
         )
 
+    @admin.display(description="Session", ordering="session__starts_at")
+    def session_when(self, obj):
+        # The list's link to the charge: the session's own page is linked from the charge.
+        return staff_datetime(obj.session.starts_at, obj.client.tzinfo)
+
     @admin.display(description="Fee")
     def fee(self, obj):
         payment = obj.fee_payment
@@ -121,6 +127,15 @@ class SessionChargeAdmin(TrainerScopedAdmin):
             payment.get_status_display().lower(),
         )
 
+    @admin.display(description="Credit")
+    def credit(self, obj):
+        entry = obj.credit_entry
+        if entry is None:
+            return "—"
+        url = reverse("admin:billing_clientpackage_change", args=[entry.package_id])
+        state = "given back" if entry.returned else "spent"
+        return format_html('One credit of <a href="{}">{}</a> ({})', url, entry.package, state)
+
     @admin.display(description="Waived", ordering="waived_at")
     def waived(self, obj):
         if not obj.is_waived:
@@ -128,7 +143,7 @@ class SessionChargeAdmin(TrainerScopedAdmin):
         who = "corrected to completed" if obj.corrected else (obj.waived_by or "unknown")
         return f"{staff_datetime(obj.waived_at)} ({who})"
 
-    @admin.display(description="")
+    @admin.display(description="Waive")
     def waive_button(self, obj):
         if obj.is_waived:
             return "Waived charges stay on record and never apply again."
