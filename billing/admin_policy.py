@@ -47,8 +47,13 @@ class StudioPolicyAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        policy = charges.studio_policy()
-        return redirect("admin:billing_studiopolicy_change", policy.pk)
+        return redirect("admin:billing_studiopolicy_change", charges.studio_policy().pk)
+
+    def get_object(self, request, object_id, from_field=None):
+        # Before the first save the page edits the defaults; saving inserts the one row.
+        if str(object_id) == "1":
+            return charges.studio_policy()
+        return None
 
     @admin.display(description="Clients read")
     def clients_read(self, obj):

@@ -43,15 +43,14 @@ ADVISORY_LOCK_NAMESPACE = 1401
 
 
 def studio_policy() -> StudioPolicy:
-    """The studio's policy; the first call creates it from the settings (free, no grace)."""
-    policy, _ = StudioPolicy.objects.get_or_create(
+    """The studio's policy: its row, or until a manager first saves it, the defaults
+    (the settings' window and note; nothing charged, no free ones), unsaved — reading
+    the policy never writes, so a page view cannot add a row."""
+    return StudioPolicy.objects.filter(pk=1).first() or StudioPolicy(
         pk=1,
-        defaults={
-            "late_cancel_window_hours": settings.CANCELLATION_NOTICE_HOURS,
-            "client_note": settings.CANCELLATION_POLICY_TEXT,
-        },
+        late_cancel_window_hours=settings.CANCELLATION_NOTICE_HOURS,
+        client_note=settings.CANCELLATION_POLICY_TEXT,
     )
-    return policy
 
 
 def late_cancel_deadline(session: Session, policy: StudioPolicy | None = None) -> datetime:

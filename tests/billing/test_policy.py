@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from billing import charges, credits
 from billing import services as billing
 from billing.models import CreditEntry, Payment
-from billing.policy import Charge, SessionCharge
+from billing.policy import Charge, SessionCharge, StudioPolicy
 from scheduling import services as scheduling
 from scheduling.models import Session
 from tests.factories import (
@@ -48,7 +48,7 @@ def no_show(session):
 # --- The settings -----------------------------------------------------------------------------
 
 
-def test_the_policy_is_created_on_first_use_from_the_settings(settings):
+def test_until_first_saved_the_policy_is_the_settings_defaults_and_reading_it_writes_nothing(settings):
     settings.CANCELLATION_NOTICE_HOURS = 48
     settings.CANCELLATION_POLICY_TEXT = "Call 020 7946 0000."
     policy = charges.studio_policy()
@@ -58,7 +58,9 @@ def test_the_policy_is_created_on_first_use_from_the_settings(settings):
         "Sessions can be cancelled free of charge up to 48 hours before they start. "
         "For later changes, please contact the studio. Call 020 7946 0000."
     )
-    assert charges.studio_policy().pk == 1  # one row, ever
+    assert not StudioPolicy.objects.exists()
+    policy.save()
+    assert charges.studio_policy().pk == 1 and StudioPolicy.objects.count() == 1
 
 
 def test_the_policy_text_says_what_each_incident_costs_and_what_is_free():
