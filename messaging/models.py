@@ -253,7 +253,7 @@ class SlotOffer(TimeStampedModel):
     of the same time happen: the unique constraint is the once-only guard, and the
     row and its message are written in one transaction. Whoever books first gets
     the time (through the portal's ordinary race-safe booking); the offer is open
-    until the slot starts.
+    until the slot starts or a session takes it, however it was booked.
     """
 
     class Status(models.TextChoices):
@@ -262,7 +262,7 @@ class SlotOffer(TimeStampedModel):
         TAKEN = "taken", "Taken by someone else"
 
     request = models.ForeignKey("scheduling.WaitlistRequest", on_delete=models.CASCADE, related_name="offers")
-    #: The cancelled session that freed the time (for staff; another client's session).
+    #: The cancelled or moved session that freed the time (for staff; another client's session).
     freed_session = models.ForeignKey(
         "scheduling.Session", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

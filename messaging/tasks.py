@@ -50,6 +50,6 @@ def send_trainer_digests() -> int:
     return activity.send_trainer_digests()
 
 
-def offer_freed_slot(*, session_id: int) -> int:
-    """A session was cancelled: offer its time to the waiting clients it suits (once each)."""
-    return len(waitlist.offer_freed_slot(session_id=session_id))
+def offer_freed_slot(*, session_id: int, moved_from: dict | None = None) -> int:
+    """A session was cancelled or moved: offer the time it freed to the waiting clients it suits (once each)."""
+    return len(waitlist.offer_freed_slot(session_id=session_id, moved_from=moved_from))

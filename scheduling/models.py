@@ -276,14 +276,15 @@ class WaitlistRequest(TimeStampedModel):
 
     The window is a range of the client's own calendar days; the session type is
     optional (blank: any type the client may book). When one of the trainer's
-    sessions is cancelled, the messaging app offers the freed time to each waiting
-    request it suits (``messaging.waitlist``). A client has at most one waiting
-    request: asking again replaces it.
+    sessions is cancelled or moved, the messaging app offers the freed time to each
+    waiting request it suits (``messaging.waitlist``). A client has at most one
+    waiting request: asking again replaces it. It ends when the client books a
+    session in the window — from an offer or any other way (``booked_session``).
     """
 
     class Status(models.TextChoices):
         WAITING = "waiting", "Waiting"
-        BOOKED = "booked", "Booked from an offer"
+        BOOKED = "booked", "Booked a session"
         WITHDRAWN = "withdrawn", "Withdrawn"
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="waitlist_requests")

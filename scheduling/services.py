@@ -1,20 +1,20 @@
 """Booking rules: no double-booking, weekly series, status changes."""
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from clients.models import Client
 from clients.timezones import staff_tz
 from common.timefmt import staff_datetime, staff_span
 from common.transitions import locked_transition
-from scheduling.models import MAX_DURATION_MINUTES, Session, new_series_id
-from scheduling.signals import session_status_changed
+from scheduling.models import MAX_DURATION_MINUTES, Session, WaitlistRequest, new_series_id
+from scheduling.signals import session_moved, session_status_changed, session_time_taken
 
 Status = Session.Status
 
@@ -114,14 +114,31 @@ def session_book(
     return session_save(session=session, allow_past=allow_past)
 
 
-def _lock_diaries(*, trainer_id, client_id):
+def _lock_diaries(*, trainer_id, client_id, waitlist_day: date | None = None) -> bool:
     """Serialise bookings for one trainer and one client until the transaction ends.
 
     Without it two requests could both pass the clash check and both insert.
     Trainer first, then client: every booking takes the locks in the same order.
+
+    With ``waitlist_day``, the trainer's lock also answers whether any of her
+    waitlist requests reaches that day (True), so a booking learns that nobody waits
+    for its time — the common case — without a query of its own.
     """
-    list(get_user_model().objects.select_for_update().filter(pk=trainer_id).values_list("pk"))
+    trainers = get_user_model().objects.select_for_update().filter(pk=trainer_id)
+    if waitlist_day is None:
+        list(trainers.values_list("pk"))
+        waitlisted = False
+    else:
+        # Windows are the clients' own days and an overlapping offer may start up to a
+        # maximum session earlier: two days either side of the UTC day cover both.
+        reaching = WaitlistRequest.objects.filter(
+            trainer_id=OuterRef("pk"),
+            from_date__lte=waitlist_day + timedelta(days=2),
+            until_date__gte=waitlist_day - timedelta(days=2),
+        )
+        waitlisted = any(trainers.annotate(waitlisted=Exists(reaching)).values_list("waitlisted", flat=True))
     list(Client.objects.select_for_update().filter(pk=client_id).values_list("pk"))
+    return waitlisted
 
 
 def starts_in_the_past(session: Session, *, now: datetime | None = None) -> bool:
@@ -156,8 +173,12 @@ def session_save(*, session: Session, allow_past: bool = False) -> Session:
     validate_start(session.starts_at)
     _validate_fields(session)
     validate_not_past(session, allow_past=allow_past)
-    if session.status == Status.SCHEDULED:
-        _lock_diaries(trainer_id=session.trainer_id, client_id=session.client_id)
+    scheduled = session.status == Status.SCHEDULED
+    waitlisted = False
+    if scheduled:
+        waitlisted = _lock_diaries(
+            trainer_id=session.trainer_id, client_id=session.client_id, waitlist_day=session.starts_at.date()
+        )
         validate_no_clash(
             trainer=session.trainer,
             client=session.client,
@@ -165,26 +186,69 @@ def session_save(*, session: Session, allow_past: bool = False) -> Session:
             duration_minutes=session.duration_minutes,
             exclude_pk=session.pk,
         )
-    if session.pk:
-        _bump_sequence_if_moved(session)
+    created = session.pk is None
+    before = None if created else _bump_sequence_if_moved(session)
     session.save()
+    moved = (
+        scheduled
+        and before is not None
+        and before.status == Status.SCHEDULED
+        and (before.starts_at, before.duration_minutes, before.trainer_id)
+        != (session.starts_at, session.duration_minutes, session.trainer_id)
+    )
+    if moved:
+        session_moved.send(
+            Session,
+            session=session,
+            old_starts_at=before.starts_at,
+            old_duration_minutes=before.duration_minutes,
+            old_trainer_id=before.trainer_id,
+        )
+    if scheduled and (created or moved):
+        _time_taken(session, created=created, waitlisted=waitlisted)
     return session
 
 
-def _bump_sequence_if_moved(session: Session) -> None:
+def _time_taken(session: Session, *, created: bool, waitlisted: bool) -> None:
+    """A scheduled session holds its time now: a waiting client who booked anyway stops
+    waiting, and the layers above hear of it (offers of that time are taken)."""
+    # scheduling.waitlist builds on this module (find_clashes, booking): imported here, a cycle.
+    from scheduling import waitlist
+
+    request_ids = []
+    if waitlisted:
+        request_ids = waitlist.requests_reaching(session)
+        if created:
+            waitlist.waitlist_booked_anyway(session=session, request_ids=request_ids)
+    session_time_taken.send(Session, session=session, created=created, waitlist_request_ids=request_ids)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    starts_at: datetime
+    duration_minutes: int
+    trainer_id: int
+    status: str
+
+
+def _bump_sequence_if_moved(session: Session) -> _Stored | None:
     """A new time is a new version of the event for calendars (iCalendar SEQUENCE).
 
-    Read from the locked row, so two moves at once still give two numbers.
+    Read from the locked row, so two moves at once still give two numbers. Returns
+    the row as it was (what a move freed), None when there is none.
     """
     before = (
         Session.objects.select_for_update()
         .filter(pk=session.pk)
-        .values_list("starts_at", "duration_minutes", "sequence")
+        .values_list("starts_at", "duration_minutes", "trainer_id", "status", "sequence")
         .first()
     )
-    if before:
-        moved = (before[0], before[1]) != (session.starts_at, session.duration_minutes)
-        session.sequence = before[2] + moved
+    if before is None:
+        return None
+    stored = _Stored(*before[:4])
+    moved = (stored.starts_at, stored.duration_minutes) != (session.starts_at, session.duration_minutes)
+    session.sequence = before[4] + moved
+    return stored
 
 
 @dataclass

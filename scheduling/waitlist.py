@@ -2,12 +2,17 @@
 
 A client who may book online asks to be told when a time opens up with their
 trainer in a window of days (``waitlist_join``). When one of the trainer's
-sessions is cancelled, ``freed_slot_candidates`` says, for each waiting request,
-whether the freed time is one the client could book right now — the same
+sessions is cancelled or moved, ``freed_slot_candidates`` says, for each waiting
+request, whether the freed time is one the client could book right now — the same
 ``free_slots`` the booking page lists, so notice, horizon, buffers and the daily
 limit all apply — and at which start and with which session type. Sending the
 offers is the messaging app's job (``messaging.waitlist``); booking one goes
 through ``booking.client_book_session`` like any other portal booking.
+
+A request ends when the client books a session inside their window any other way
+too (the booking page, or staff for them: ``waitlist_booked_anyway``, called by
+``services.session_save``); a deleted session frees nothing to offer (the admin's
+delete is for a session entered by mistake; one that will not happen is cancelled).
 """
 
 from dataclasses import dataclass
@@ -16,6 +21,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from clients.models import Category, Channel, Client
@@ -134,7 +140,61 @@ def waitlist_booked(*, request: WaitlistRequest, session: Session, now: datetime
     )
 
 
-# --- A session was cancelled: whom does the freed time suit? -----------------------------
+def requests_reaching(session: Session) -> list[int]:
+    """Ids of the trainer's requests (any status) whose window reaches the session's day.
+
+    Whose offers a booking at that time may take; two days either side of the UTC day,
+    as ``services._lock_diaries`` guards.
+    """
+    day = session.starts_at.date()
+    return list(
+        WaitlistRequest.objects.filter(
+            trainer_id=session.trainer_id,
+            from_date__lte=day + timedelta(days=2),
+            until_date__gte=day - timedelta(days=2),
+        ).values_list("pk", flat=True)
+    )
+
+
+def waitlist_booked_anyway(*, session: Session, request_ids, now: datetime | None = None) -> bool:
+    """The waiting client booked ``session`` another way (the booking page, or staff): stop looking.
+
+    A new session with the trainer they wait for, on a day of their window (their
+    calendar), still ahead, ends the request as booked — of the type they asked for,
+    or one staff booked without a type. Booking was what they waited for; a client who
+    wants a second session that week asks again. Moving a session they already had
+    does not count: they asked while having it. False when nothing was waiting.
+    """
+    now = now or timezone.now()
+    if session.starts_at <= now:
+        return False  # recording a session after the fact is not booking one
+    day = session.starts_at.astimezone(session.client.tzinfo).date()
+    requests = WaitlistRequest.objects.filter(
+        pk__in=request_ids,
+        client_id=session.client_id,
+        trainer_id=session.trainer_id,
+        from_date__lte=day,
+        until_date__gte=day,
+    )
+    if session.session_type_id is not None:
+        requests = requests.filter(Q(session_type__isnull=True) | Q(session_type_id=session.session_type_id))
+    return bool(_end(requests, Status.BOOKED, now=now, booked_session=session))
+
+
+def stopped_looking(client: Client, *, now: datetime | None = None) -> WaitlistRequest | None:
+    """The client's request that ended with an upcoming booking, for the portal to say so."""
+    return (
+        client.waitlist_requests.filter(
+            status=Status.BOOKED,
+            booked_session__status=Session.Status.SCHEDULED,
+            booked_session__starts_at__gt=now or timezone.now(),
+        )
+        .select_related("booked_session")
+        .first()
+    )
+
+
+# --- A session was cancelled or moved: whom does the freed time suit? ---------------------
 
 
 @dataclass(frozen=True)
@@ -148,29 +208,53 @@ class FreedSlot:
     bookable_until: datetime
 
 
-def freed_slot_candidates(*, session: Session, now: datetime | None = None) -> list[FreedSlot]:
-    """For each waiting request the cancelled ``session``'s time suits, the slot to offer.
+@dataclass(frozen=True)
+class FreedTime:
+    """The time a session gave up: its own when cancelled, the old one when moved."""
 
-    A request is offered the freed time when its client may book online, has not
-    cancelled it themselves, has nothing else at that time, the slot's day (their
-    calendar) is in the window, and a start within the freed time is one of the
-    trainer's free slots now for the request's type (the cancelled start itself
-    when it is). A request without a type gets the cancelled session's type if the
+    trainer_id: int
+    starts_at: datetime
+    duration_minutes: int
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+
+def freed_slot_candidates(
+    *, session: Session, moved_from: FreedTime | None = None, now: datetime | None = None
+) -> list[FreedSlot]:
+    """For each waiting request the time ``session`` freed suits, the slot to offer.
+
+    The freed time is the cancelled session's own, or ``moved_from`` — where a moved
+    session was (its start, length and trainer before the move).
+
+    A request is offered the freed time when its client may book online, is not the
+    session's client (who cancelled or moved it), has nothing else at that time, the
+    slot's day (their calendar) is in the window, and a start within the freed time
+    is one of the trainer's free slots now for the request's type (the freed start
+    itself when it is). A request without a type gets the session's type if the
     client may book it, else the longest bookable type that fits.
     """
     now = now or timezone.now()
-    if (
-        not settings.PORTAL_SELF_BOOKING
-        or session.status != Session.Status.CANCELLED
-        or session.starts_at <= now
-    ):
+    if not settings.PORTAL_SELF_BOOKING:
         return []
-    day = session.starts_at.date()
+    if moved_from is None:
+        if session.status != Session.Status.CANCELLED:
+            return []
+        freed = FreedTime(session.trainer_id, session.starts_at, session.duration_minutes)
+    else:
+        # Whatever happened since (moved back, booked by someone), free_slots below says
+        # whether the time is still free.
+        freed = moved_from
+    if freed.starts_at <= now:
+        return []
+    day = freed.starts_at.date()
     requests = list(
         WaitlistRequest.objects.filter(
             status=Status.WAITING,
-            trainer_id=session.trainer_id,
-            client__trainer_id=session.trainer_id,
+            trainer_id=freed.trainer_id,
+            client__trainer_id=freed.trainer_id,
             client__self_booking=True,
             # A day either side: the window is in each client's own calendar.
             from_date__lte=day + timedelta(days=1),
@@ -184,7 +268,7 @@ def freed_slot_candidates(*, session: Session, now: datetime | None = None) -> l
     if not requests:
         return []
     notice = timedelta(
-        hours=Availability.objects.filter(trainer_id=session.trainer_id)
+        hours=Availability.objects.filter(trainer_id=freed.trainer_id)
         .values_list("minimum_notice_hours", flat=True)
         .first()
         or 0
@@ -196,15 +280,13 @@ def freed_slot_candidates(*, session: Session, now: datetime | None = None) -> l
     def first_start(duration: int) -> datetime | None:
         if duration not in starts:
             found = free_slots(
-                trainer=session.trainer_id,
+                trainer=freed.trainer_id,
                 duration_minutes=duration,
-                start=session.starts_at,
-                end=session.ends_at,
+                start=freed.starts_at,
+                end=freed.ends_at,
                 now=now,
             )
-            starts[duration] = (
-                session.starts_at if session.starts_at in found else (found[0] if found else None)
-            )
+            starts[duration] = freed.starts_at if freed.starts_at in found else (found[0] if found else None)
         return starts[duration]
 
     found = []
@@ -223,7 +305,7 @@ def freed_slot_candidates(*, session: Session, now: datetime | None = None) -> l
             if not request.from_date <= starts_at.astimezone(client.tzinfo).date() <= request.until_date:
                 continue
             if find_clashes(
-                trainer=session.trainer_id,
+                trainer=freed.trainer_id,
                 client=client,
                 starts_at=starts_at,
                 duration_minutes=session_type.duration_minutes,

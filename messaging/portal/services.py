@@ -8,7 +8,7 @@ from billing import charges
 from billing.policy import SessionCharge, StudioPolicy
 from clients.models import Category, Channel, Client, ConsentChange
 from clients.services import PREFERENCE_FIELDS, client_set_preference
-from common.timefmt import utc_stamp
+from common.timefmt import client_time, utc_stamp
 from messaging.activity import client_replied, record_client_activity
 from messaging.models import ClientActivity, Message, SlotOffer
 from messaging.services import client_read_messages
@@ -219,6 +219,17 @@ def describe_request(request) -> str:
     return f"{window}, {what}, by {Channel(request.channel).label}"
 
 
+def describe_stopped_looking(client: Client) -> str:
+    """ "You booked Tue 2 Mar, 11:00 — we have stopped looking for a time.", or "" when not so."""
+    request = waitlist.stopped_looking(client)
+    if request is None:
+        return ""
+    starts_at = request.booked_session.starts_at
+    local = starts_at.astimezone(client.tzinfo)
+    when = f"{local:%a} {local.day} {local:%b}, {client_time(starts_at, client.tzinfo)}"
+    return f"You booked {when} — we have stopped looking for a time."
+
+
 def portal_join_waitlist(*, client: Client, **wanted):
     """The client asks to be told when a time opens up; the trainer sees it in her inbox."""
     with transaction.atomic():
@@ -298,12 +309,11 @@ def _book_offer(*, client: Client, offer_id: int) -> Session:
         client=client, session_type_id=offer.session_type_id, starts_at=offer.starts_at
     )
     now = timezone.now()
+    # The booking itself marked the open offers of this time taken, this one included
+    # (messaging.waitlist.offers_taken), and ended the request: this one is booked.
     SlotOffer.objects.filter(pk=offer.pk).update(
         status=SlotOffer.Status.BOOKED, booked_session=session, booked_at=now, updated_at=now
     )
-    SlotOffer.objects.filter(
-        request__trainer_id=offer.request.trainer_id, starts_at=offer.starts_at, status=SlotOffer.Status.OPEN
-    ).update(status=SlotOffer.Status.TAKEN, updated_at=now)
     waitlist.waitlist_booked(request=offer.request, session=session, now=now)
     record_client_activity(
         client=client, kind=ClientActivity.Kind.BOOKED, session=session, detail="from a waitlist offer"

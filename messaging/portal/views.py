@@ -91,6 +91,8 @@ def _home_context(client, token, *, reply_form=None, preferences_form=None):
     # Read the list before marking it read, so this visit can still show what is new.
     thread = list(services.portal_messages(client=client))
     policy = charges.studio_policy()
+    can_book = booking.self_booking_refusal(client) is None
+    waiting = _waiting(client)
     return _base_context(
         client,
         token,
@@ -111,8 +113,9 @@ def _home_context(client, token, *, reply_form=None, preferences_form=None):
             )
             for session in services.upcoming_sessions(client=client)
         ],
-        can_book=booking.self_booking_refusal(client) is None,
-        waiting=_waiting(client),
+        can_book=can_book,
+        waiting=waiting,
+        stopped_looking=_stopped_looking(waiting, client) if can_book else "",
         payments=_open_payments(client),
         packages=client_credit_summary(client),
         preferences_form=preferences_form
@@ -124,6 +127,11 @@ def _waiting(client):
     """(request, its words) of the client's waiting request, or None."""
     current = waitlist_services.waiting_request(client)
     return current and (current, services.describe_request(current))
+
+
+def _stopped_looking(waiting, client) -> str:
+    """Why nothing waits any more, when the client's booking ended their request."""
+    return "" if waiting else services.describe_stopped_looking(client)
 
 
 @require_GET
@@ -396,6 +404,7 @@ def _waitlist_context(client, token, *, form=None, error=""):
     today = waitlist_services.client_today(client)
     last_day = waitlist_services.last_window_day(client) if refusal is None else None
     channels = waitlist_services.offer_channels(client)
+    waiting = _waiting(client)
     if form is None:
         form = WaitlistForm(
             client=client,
@@ -410,7 +419,8 @@ def _waitlist_context(client, token, *, form=None, error=""):
         refusal=refusal,
         no_availability=refusal is None and last_day is None,
         channels=channels,
-        waiting=_waiting(client),
+        waiting=waiting,
+        stopped_looking=_stopped_looking(waiting, client),
         form=form,
         error=error,
     )

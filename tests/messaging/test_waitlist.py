@@ -17,6 +17,7 @@ from messaging.delivery import deliver_due
 from messaging.models import ClientActivity, Message, SlotOffer
 from messaging.portal.tokens import make_portal_token
 from scheduling import booking, services
+from scheduling.calendar.services import calendar_move
 from scheduling.models import Availability, Session, SessionType, WaitlistRequest, WorkingHours
 from scheduling.waitlist import waitlist_join
 from tests.factories import ClientFactory, SessionFactory, TrainerFactory
@@ -512,3 +513,184 @@ def test_trainers_see_their_own_clients_requests_and_offers_in_the_admin(
     request.refresh_from_db()
     other.refresh_from_db()
     assert (request.status, other.status) == ("withdrawn", "waiting")
+
+
+# --- A moved session frees its old time too -------------------------------------------------
+
+WEDNESDAY = SLOT + timedelta(days=1)  # Wednesday 10:00 London
+
+
+def _portal_reschedule(session):
+    booking.client_reschedule_session(client=session.client, session_id=session.pk, starts_at=WEDNESDAY)
+
+
+def _calendar_move(session):
+    calendar_move(session=Session.objects.get(pk=session.pk), starts_at=WEDNESDAY, duration_minutes=60)
+
+
+def _admin_edit(session):
+    # The admin's change form: the edited row through session_save.
+    edited = Session.objects.get(pk=session.pk)
+    edited.starts_at = WEDNESDAY
+    services.session_save(session=edited)
+
+
+def _series_move(session):
+    Session.objects.filter(pk=session.pk).update(series="6f1c1f5e-0000-4000-8000-000000000002")
+    services.series_move_following(session=Session.objects.get(pk=session.pk), weekday=2)
+
+
+@pytest.mark.parametrize("move", [_portal_reschedule, _calendar_move, _admin_edit, _series_move])
+def test_a_moved_session_offers_its_old_time_like_a_cancellation(
+    move, trainer, booked, q_sync, django_capture_on_commit_callbacks
+):
+    waiter = waiting(trainer, client={"first_name": "Ana"})
+    # The client who moved does not get their own old time offered back.
+    WaitlistRequest.objects.create(client=booked.client, trainer=trainer, channel="sms", **WEEK)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        move(booked)
+
+    assert Session.objects.get(pk=booked.pk).starts_at == WEDNESDAY
+    offer = SlotOffer.objects.get()
+    assert (offer.request.client, offer.starts_at, offer.freed_session_id) == (waiter, SLOT, booked.pk)
+    assert "Tue 2 Mar, 10:00 (Personal training, 60 min)" in Message.objects.get(client=waiter).body
+
+
+def test_a_shortened_session_offers_the_time_it_gave_up(
+    trainer, pt, q_sync, django_capture_on_commit_callbacks
+):
+    long = SessionFactory(client=ClientFactory(trainer=trainer), starts_at=SLOT, duration_minutes=120)
+    waiter = waiting(trainer)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.session_update(session=Session.objects.get(pk=long.pk), duration_minutes=60)
+    assert list(SlotOffer.objects.values_list("request__client", "starts_at")) == [
+        (waiter.pk, SLOT + timedelta(hours=1))
+    ]
+
+
+def test_editing_a_session_without_moving_it_offers_nothing(
+    trainer, booked, q_sync, django_capture_on_commit_callbacks
+):
+    waiting(trainer)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.session_update(session=Session.objects.get(pk=booked.pk), notes="Bring the kettlebell")
+    assert not callbacks and not SlotOffer.objects.exists()
+
+
+def test_a_rolled_back_move_offers_nothing(trainer, booked, q_sync, django_capture_on_commit_callbacks):
+    waiting(trainer)
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        contextlib.suppress(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.session_update(session=Session.objects.get(pk=booked.pk), starts_at=WEDNESDAY)
+        raise RuntimeError("the request failed after moving")
+    assert not SlotOffer.objects.exists()
+
+
+def test_deleting_a_session_offers_nothing(trainer, booked, q_sync, django_capture_on_commit_callbacks):
+    # A decision, not a gap: the admin's delete is for a session entered by mistake
+    # (nobody lost a time); a session that will not happen is cancelled, which offers it.
+    waiting(trainer)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        Session.objects.get(pk=booked.pk).delete()
+    assert not callbacks and not SlotOffer.objects.exists()
+
+
+# --- A waiting client who books anyway -------------------------------------------------------
+
+ELEVEN = SLOT + timedelta(hours=1)  # Tuesday 11:00 London, free
+
+
+def test_booking_on_the_booking_page_inside_the_window_ends_the_request(
+    client, trainer, pt, booked, q_sync, django_capture_on_commit_callbacks
+):
+    waiter = waiting(trainer)
+
+    response = client.post(portal(waiter, "book"), {"type": pt.pk, "at": ELEVEN.isoformat()})
+
+    assert response.status_code == 302
+    session = Session.objects.get(client=waiter)
+    request = waiter.waitlist_requests.get()
+    assert (request.status, request.booked_session, request.ended_at) == ("booked", session, NOW)
+    home = html(client.get(portal(waiter, "home")))
+    assert "You booked Tue 2 Mar, 11:00 — we have stopped looking for a time." in home
+    assert 'id="withdraw-waitlist"' not in home
+    # The cancellation that would have suited them offers nothing.
+    cancel(booked, django_capture_on_commit_callbacks)
+    assert not SlotOffer.objects.exists()
+
+
+def test_staff_booking_for_a_waiting_client_inside_the_window_ends_the_request(trainer, pt):
+    waiter = waiting(trainer)
+    session = services.session_book(trainer=trainer, client=waiter, starts_at=ELEVEN)
+    request = waiter.waitlist_requests.get()
+    assert (request.status, request.booked_session) == ("booked", session)
+
+
+def test_a_booking_outside_the_window_or_of_another_type_or_a_move_keeps_the_request(trainer, pt):
+    long = SessionType.objects.create(name="Long session", duration_minutes=120)
+    waiter = waiting(trainer, session_type_id=pt.pk)
+    next_week = services.session_book(trainer=trainer, client=waiter, starts_at=ELEVEN + timedelta(days=7))
+    booking.client_book_session(client=waiter, session_type_id=long.pk, starts_at=ELEVEN + timedelta(hours=2))
+    # They asked while already having a session; moving it into the window is not a new one.
+    services.session_update(session=next_week, starts_at=ELEVEN)
+    assert waiter.waitlist_requests.get().status == "waiting"
+
+
+# --- A freed time booked another way ---------------------------------------------------------
+
+
+def _book_on_the_page(trainer, pt):
+    booking.client_book_session(client=ClientFactory(trainer=trainer), session_type_id=pt.pk, starts_at=SLOT)
+
+
+def _staff_book(trainer, pt):
+    services.session_book(trainer=trainer, client=ClientFactory(trainer=trainer), starts_at=SLOT)
+
+
+def _staff_move_in(trainer, pt):
+    other = SessionFactory(client=ClientFactory(trainer=trainer), starts_at=SLOT + timedelta(days=3))
+    services.session_update(session=other, starts_at=SLOT - timedelta(minutes=30))  # overlaps 10:00–10:30
+
+
+@pytest.mark.parametrize("take", [_book_on_the_page, _staff_book, _staff_move_in])
+def test_a_freed_time_booked_another_way_marks_its_open_offers_taken(
+    take, trainer, pt, booked, q_sync, django_capture_on_commit_callbacks
+):
+    waiting(trainer), waiting(trainer)
+    cancel(booked, django_capture_on_commit_callbacks)
+    wednesday = SessionFactory(client=ClientFactory(trainer=trainer), starts_at=WEDNESDAY)
+    waiting_too = waiting(trainer)
+    cancel(wednesday, django_capture_on_commit_callbacks)
+    assert SlotOffer.objects.filter(status="open").count() == 5
+
+    take(trainer, pt)
+
+    # Tuesday's offers are taken; Wednesday's, a time still free, stay open.
+    assert set(SlotOffer.objects.values_list("starts_at", "status")) == {(SLOT, "taken"), (WEDNESDAY, "open")}
+    assert SlotOffer.objects.filter(request__client=waiting_too).count() == 1
+
+
+def test_a_time_freed_again_reopens_its_taken_offers_without_a_second_message(
+    client, trainer, pt, booked, q_sync, django_capture_on_commit_callbacks
+):
+    waiter = waiting(trainer)
+    cancel(booked, django_capture_on_commit_callbacks)
+    again = services.session_book(trainer=trainer, client=ClientFactory(trainer=trainer), starts_at=SLOT)
+    assert SlotOffer.objects.get().status == "taken"
+
+    cancel(again, django_capture_on_commit_callbacks)
+
+    offer = SlotOffer.objects.get()
+    assert offer.status == "open" and Message.objects.filter(client=waiter).count() == 1
+    assert 'id="book-offer"' in html(client.get(portal(waiter, "offer", offer.pk)))
+
+
+def test_a_booking_costs_no_extra_query_when_nobody_waits(trainer, pt, django_assert_num_queries):
+    customer = ClientFactory(trainer=trainer)
+    # savepoint; lock the trainer's and the client's rows; the clash check; insert; release
+    with django_assert_num_queries(6):
+        services.session_book(trainer=trainer, client=customer, starts_at=SLOT)
