@@ -35,7 +35,7 @@ from common.timefmt import client_time
 from messaging.links import offer_link, waitlist_link
 from messaging.models import SlotOffer
 from messaging.services import send_message
-from scheduling import waitlist
+from scheduling import booking, waitlist
 from scheduling.models import MAX_DURATION_MINUTES, Session
 from scheduling.signals import session_moved, session_status_changed, session_time_taken
 
@@ -164,14 +164,15 @@ def offer_freed_slot(
         )
     made = []
     with transaction.atomic():
+        booking.lock_trainer_diary(freed.trainer_id if freed else session.trainer_id)
         for slot in waitlist.freed_slot_candidates(session=session, moved_from=freed, now=now):
             request = slot.request
             if not request.client.can_receive(request.channel, Category.TRANSACTIONAL):
                 logger.info("waitlist request %s: cannot reach the client by %s", request.pk, request.channel)
                 continue
             try:
-                # A savepoint: on PostgreSQL a concurrent run waits here for the other's
-                # commit, then finds the row taken.
+                # A savepoint: the unique row is the guard (a concurrent run of the same
+                # trainer already waits at the diary lock, then finds the rows made).
                 with transaction.atomic():
                     offer = SlotOffer.objects.create(
                         request=request,

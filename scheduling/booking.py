@@ -10,6 +10,7 @@ second finds the slot gone and gets ``SlotTaken``.
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -76,6 +77,15 @@ def lock_diary(client: Client) -> None:
     first, before any row of its own (a waitlist offer), so locks never cross.
     """
     services._lock_diaries(trainer_id=client.trainer_id, client_id=client.pk)
+
+
+def lock_trainer_diary(trainer_id: int) -> None:
+    """Lock one trainer's diary until the transaction ends, as every booking does first.
+
+    The waitlist's offer run takes it before asking which times are free, so a booking
+    cannot land between that check and the offers (which it then marks taken).
+    """
+    list(get_user_model().objects.select_for_update().filter(pk=trainer_id).values_list("pk"))
 
 
 @transaction.atomic
