@@ -6,6 +6,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from billing.choices import PaymentMethod
+
+# Receipts live in their own module; imported here so Django finds them with the app's models.
+from billing.receipts import Receipt, ReceiptSequence  # noqa: F401
 from clients.models import Client
 from common.clock import studio_today
 from common.models import TimeStampedModel
@@ -36,12 +40,7 @@ class Payment(TimeStampedModel):
         OVERDUE = "overdue", "Overdue"
         CANCELLED = "cancelled", "Cancelled"
 
-    class Method(models.TextChoices):
-        CARD = "card", "Card"
-        CASH = "cash", "Cash"
-        BANK_TRANSFER = "bank_transfer", "Bank transfer"
-        ONLINE = "online", "Online (pay link)"
-        OTHER = "other", "Other"
+    Method = PaymentMethod
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="payments")
     session = models.ForeignKey(

@@ -41,6 +41,7 @@ class SegmentAdmin(TrainerScopedAdmin):
                     "no_completed_session_days",
                     "session_in_next_days",
                     "has_overdue_payment",
+                    "owes_more_than",
                     "birthday_month",
                     ("joined_after", "joined_before"),
                 )

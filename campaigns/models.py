@@ -1,4 +1,5 @@
 import datetime as dt
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -88,6 +89,16 @@ class Segment(TimeStampedModel):
         blank=True,
         validators=_DAYS,
         help_text=f"At most {MAX_SEGMENT_DAYS}.",
+    )
+    owes_more_than = models.DecimalField(
+        "owes more than",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"), "Enter 0 or more (0: owes anything at all).")],
+        help_text=f"Clients whose open payments add up to more than this ({settings.CURRENCY}); "
+        "0 matches everyone who owes anything.",
     )
     birthday_month = models.PositiveSmallIntegerField(null=True, blank=True, choices=MONTHS)
     joined_after = models.DateField(

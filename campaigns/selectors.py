@@ -8,9 +8,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from billing.models import Payment
+from billing.selectors import balance_expression
 from campaigns import rendering
 from campaigns.models import MAX_SEGMENT_DAYS, Campaign, Segment
 from clients.models import Category, Channel, Client
@@ -55,6 +57,10 @@ def segment_condition(segment: Segment, *, now: dt.datetime) -> Q:
             )
         )
         q &= overdue if segment.has_overdue_payment else ~overdue
+
+    if segment.owes_more_than is not None:
+        # The client's balance as a correlated sum: still one query for the whole segment.
+        q &= GreaterThan(balance_expression(), segment.owes_more_than)
 
     if segment.no_completed_session_days is not None:
         since = now - dt.timedelta(days=min(segment.no_completed_session_days, MAX_SEGMENT_DAYS))

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
@@ -12,6 +13,7 @@ from import_export.formats import base_formats
 
 from billing.credits import expiry_text, packages_with_credits
 from billing.models import ClientPackage, Payment
+from billing.selectors import balance_expression, client_balance
 from clients.admin_scoping import TrainerScopedAdmin, staff_users
 from clients.forms import ClientForm, ClientImportForm, StaffSettingsForm
 from clients.models import Client, ConsentChange, StaffProfile, Tag
@@ -19,6 +21,7 @@ from clients.resources import ClientResource
 from clients.roles import is_manager
 from clients.services import client_save
 from common.admin import ReadOnlyTabularInline
+from common.money import format_amount
 from common.timefmt import staff_datetime
 from scheduling.models import Session
 
@@ -44,8 +47,21 @@ class SessionInline(ReadOnlyTabularInline):
 
 class PaymentInline(ReadOnlyTabularInline):
     model = Payment
-    fields = ("amount", "currency", "due_date", "status", "paid_at", "description")
+    fields = (
+        "amount",
+        "amount_paid",
+        "still_owed",
+        "currency",
+        "due_date",
+        "status",
+        "paid_at",
+        "description",
+    )
     show_change_link = True
+
+    @admin.display(description="Still owed")
+    def still_owed(self, obj):
+        return obj.balance
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("client")
@@ -84,7 +100,16 @@ class ClientAdmin(ImportExportMixin, TrainerScopedAdmin):
     import_form_class = ClientImportForm
     import_formats = [base_formats.CSV]
     export_formats = [base_formats.CSV]
-    list_display = ("full_name", "email", "phone", "trainer", "status", "upcoming_sessions", "created_at")
+    list_display = (
+        "full_name",
+        "email",
+        "phone",
+        "trainer",
+        "status",
+        "upcoming_sessions",
+        "owes",
+        "created_at",
+    )
     list_display_links = ("full_name",)
     list_filter = ("status", "trainer", "tags", "email_marketing", "sms_marketing")
     list_select_related = ("trainer",)
@@ -93,13 +118,28 @@ class ClientAdmin(ImportExportMixin, TrainerScopedAdmin):
     autocomplete_fields = ("tags",)
     inlines = (SessionInline, PaymentInline, PackageInline, ConsentChangeInline)
     readonly_fields = (
+        "balance",
         "email_unsubscribed_at",
         "sms_opted_out_at",
         "email_suppressed_at",
         "email_suppressed_reason",
     )
     fieldsets = (
-        (None, {"fields": ("first_name", "last_name", "status", "trainer", "tags", "notes", "self_booking")}),
+        (
+            None,
+            {
+                "fields": (
+                    "first_name",
+                    "last_name",
+                    "status",
+                    "trainer",
+                    "tags",
+                    "notes",
+                    "self_booking",
+                    "balance",
+                )
+            },
+        ),
         ("Contact", {"fields": ("email", "phone", "timezone", "birth_date")}),
         (
             "Contact preferences",
@@ -130,7 +170,11 @@ class ClientAdmin(ImportExportMixin, TrainerScopedAdmin):
             .annotate(n=Count("pk"))
             .values("n")
         )
-        return super().get_queryset(request).annotate(_upcoming=Coalesce(Subquery(upcoming), 0))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_upcoming=Coalesce(Subquery(upcoming), 0), _owes=balance_expression())
+        )
 
     @admin.display(description="Name", ordering="last_name")
     def full_name(self, obj):
@@ -139,6 +183,22 @@ class ClientAdmin(ImportExportMixin, TrainerScopedAdmin):
     @admin.display(description="Upcoming", ordering="_upcoming")
     def upcoming_sessions(self, obj):
         return obj._upcoming
+
+    @admin.display(description="Owes", ordering="_owes")
+    def owes(self, obj):
+        return format_amount(obj._owes, settings.CURRENCY) if obj._owes else "—"
+
+    @admin.display(description="Balance")
+    def balance(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        balance = client_balance(obj)
+        if not balance.open_payments:
+            return "Nothing owed."
+        text = f"{format_amount(balance.owed, settings.CURRENCY)} owed on {balance.open_payments} open payment(s)"
+        if balance.overdue:
+            text += f", {format_amount(balance.overdue, settings.CURRENCY)} of it overdue"
+        return text + "."
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -36,6 +36,8 @@ TRAINER_PERMISSIONS = {
     # policy itself is the manager's, read-only for them.
     ("billing", "sessioncharge"): ("view", "change"),
     ("billing", "studiopolicy"): ("view",),
+    # Read-only, and emailed to the client from the list; recorded from their payment's page.
+    ("billing", "receipt"): ("view",),
     ("messaging", "message"): ("view", "add"),
     ("messaging", "messageevent"): ("view",),
     ("messaging", "slotoffer"): ("view",),

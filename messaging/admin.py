@@ -1,15 +1,18 @@
 from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from clients.admin_scoping import TrainerScopedAdmin
 from clients.models import Channel
 from clients.roles import is_manager
 from common.admin import ReadOnlyTabularInline
 from common.timefmt import staff_datetime
-from messaging import saved_replies
+from messaging import receipts, saved_replies, templating
 from messaging.holds import hold_reason
-from messaging.models import Message, MessageEvent, SavedReply
+from messaging.models import Message, MessageEvent, ReceiptTemplate, SavedReply
 from messaging.services import message_cancel, message_retry, send_message
 from messaging.sms_text import normalize_sms_text, sms_info
 
@@ -260,3 +263,50 @@ class SavedReplyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         saved_replies.saved_reply_save(reply=obj, user=request.user)
+
+
+@admin.register(ReceiptTemplate)
+class ReceiptTemplateAdmin(admin.ModelAdmin):
+    """The studio's one receipt email: the list opens it (created with the default wording)."""
+
+    fields = ("send_automatically", "subject_template", "body_template", "variables", "preview")
+    readonly_fields = ("variables", "preview")
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        template = receipts.receipt_template()
+        return redirect(reverse("admin:messaging_receipttemplate_change", args=[template.pk]))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.base_fields["body_template"].widget.attrs.update(rows=18, cols=80)
+        return form
+
+    @admin.display(description="Variables you can use")
+    def variables(self, obj):
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li><code>{{{{ {} }}}}</code>: {}</li>", receipts.VARIABLES.items()),
+        )
+
+    @admin.display(description="Preview (sample values)")
+    def preview(self, obj):
+        try:
+            context = templating.sample_values(receipts.VARIABLES)
+            subject = templating.render(obj.subject_template, context)
+            body = templating.render(obj.body_template, context)
+        except ValidationError as exc:
+            return " ".join(exc.messages)
+        return format_html(
+            '<div id="receipt-template-preview"><strong>{}</strong>'
+            '<pre style="white-space: pre-wrap; font-family: inherit;">{}</pre></div>',
+            subject,
+            body,
+        )

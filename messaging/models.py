@@ -290,3 +290,52 @@ class SlotOffer(TimeStampedModel):
 
     def __str__(self):
         return f"Offer #{self.pk} ({self.starts_at:%Y-%m-%d %H:%M} UTC)"
+
+
+DEFAULT_RECEIPT_SUBJECT = "Receipt {{ receipt_number }} from {{ studio_name }}"
+DEFAULT_RECEIPT_BODY = """Hello {{ first_name }},
+
+Thank you for your payment. This is your receipt.
+
+Receipt number: {{ receipt_number }}
+Date received: {{ receipt_date }}
+Client: {{ full_name }}
+For: {{ payment_description|default:"Training" }}
+Amount received: {{ receipt_amount }}
+Method: {{ receipt_method }}{% if receipt_reference %}
+Reference: {{ receipt_reference }}{% endif %}
+
+{% if balance_owed %}Received so far: {{ paid_to_date }} of {{ amount }}; still to pay: {{ balance_owed }}.{% else %}Paid in full: {{ amount }}.{% endif %}
+
+{{ studio_name }}"""
+
+
+class ReceiptTemplate(models.Model):
+    """The studio's receipt email (one row, pk 1): its wording and whether it goes by itself.
+
+    Written in the rules' template language with the client's, the payment's and the
+    receipt's variables (``messaging.receipts``); checked when saved.
+    """
+
+    send_automatically = models.BooleanField(
+        "email receipts automatically",
+        default=False,
+        help_text="Email the client a receipt whenever money is recorded (by staff, a pay link or a "
+        "script). Off: staff send them with the Email receipt action.",
+    )
+    subject_template = models.CharField("subject", max_length=200, default=DEFAULT_RECEIPT_SUBJECT)
+    body_template = models.TextField("body", default=DEFAULT_RECEIPT_BODY)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "receipt email"
+        verbose_name_plural = "receipt email"
+
+    def __str__(self):
+        return "Receipt email"
+
+    def clean(self):
+        # Imported here: receipts imports models (a cycle at import time).
+        from messaging.receipts import validate_receipt_templates
+
+        validate_receipt_templates(subject=self.subject_template, body=self.body_template)

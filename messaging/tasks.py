@@ -5,7 +5,7 @@ import time
 
 from django.conf import settings
 
-from messaging import activity, delivery, waitlist
+from messaging import activity, delivery, receipts, waitlist
 from messaging.heartbeat import record_heartbeat
 from messaging.services import kick_delivery
 
@@ -53,3 +53,8 @@ def send_trainer_digests() -> int:
 def offer_freed_slot(*, session_id: int, moved_from: dict | None = None) -> int:
     """A session was cancelled or moved: offer the time it freed to the waiting clients it suits (once each)."""
     return len(waitlist.offer_freed_slot(session_id=session_id, moved_from=moved_from))
+
+
+def email_receipt(*, receipt_id: int) -> str:
+    """Email a new receipt once (the studio's automatic receipts; ``messaging.receipts``)."""
+    return receipts.email_receipt_automatically(receipt_id=receipt_id)

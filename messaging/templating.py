@@ -10,7 +10,7 @@ Public API (automation rules and campaigns use the same one; which variables an
 automation event offers is automation's business, see ``automation.templating``):
 
 - ``VARIABLES``: every variable with its description; ``CLIENT_VARIABLES`` (campaigns),
-  ``SESSION_VARIABLES``, ``PAYMENT_VARIABLES``.
+  ``SESSION_VARIABLES``, ``PAYMENT_VARIABLES``, ``RECEIPT_VARIABLES`` (receipt emails).
 - ``validate_template(text, *, allowed)``: raises ``ValidationError`` naming the unknown
   variable, the forbidden tag or the filter with an unusable argument, and listing the
   valid names. A template it accepts renders without error whatever the (string) values.
@@ -18,7 +18,7 @@ automation event offers is automation's business, see ``automation.templating``)
   ``ValidationError`` (never anything else) for a template that cannot be used, so a
   template stored before a rule tightened is a readable error, not a crash.
 - ``MAX_LENGTH``, ``MAX_NESTING``, ``MAX_CONDITION_OPERATORS``: checked before parsing.
-- ``context_for(client=..., session=..., payment=..., now=..., names=...)``: the real
+- ``context_for(client=..., session=..., payment=..., receipt=..., now=..., names=...)``: the real
   context for one recipient; ``sample_values(names)``: believable sample values.
 """
 
@@ -159,7 +159,24 @@ PACKAGE_VARIABLES = {
     "package_name": "The package's name, e.g. Ten sessions",
     "expires_on": 'The last day the package can be used, e.g. Tuesday 1 December 2026 (or "no expiry date")',
 }
-VARIABLES = CLIENT_VARIABLES | SESSION_VARIABLES | PAYMENT_VARIABLES | CHARGE_VARIABLES | PACKAGE_VARIABLES
+RECEIPT_VARIABLES = {
+    "receipt_number": "The receipt's number in the studio's series, e.g. R00042",
+    "receipt_date": "When the money was received, e.g. Tuesday 1 December 2026",
+    "receipt_amount": "How much this receipt is for, with currency, e.g. £20.00",
+    "receipt_method": "How it was paid, e.g. Bank transfer",
+    "receipt_reference": "The payment reference given (often empty)",
+    "paid_to_date": "What has been received on the payment up to and including this receipt",
+    "balance_owed": "What is still owed on the payment after this receipt, e.g. £25.00 "
+    "(empty once it is paid in full)",
+}
+VARIABLES = (
+    CLIENT_VARIABLES
+    | SESSION_VARIABLES
+    | PAYMENT_VARIABLES
+    | CHARGE_VARIABLES
+    | PACKAGE_VARIABLES
+    | RECEIPT_VARIABLES
+)
 
 
 # --- Validation -----------------------------------------------------------------------------
@@ -417,6 +434,7 @@ def context_for(
     payment=None,
     charge=None,
     package=None,
+    receipt=None,
     now: datetime | None = None,
     names=None,
     sample_links: bool = False,
@@ -436,6 +454,7 @@ def context_for(
             payment=payment,
             charge=charge,
             package=package,
+            receipt=receipt,
             now=now,
             names=wanted - link_names,
         ) | sample_values(link_names)
@@ -494,12 +513,37 @@ def context_for(
                 _long_date(package.valid_until) if package.valid_until else "no expiry date"
             ),
         }
+    if receipt is not None:
+        values |= _receipt_values(receipt, tz)
     return {name: str(build()) for name, build in values.items() if name in wanted}
 
 
 def _credits_left(client) -> str:
     packages = client_credit_summary(client)
     return str(sum(p.credits_left for p in packages)) if packages else ""
+
+
+def _receipt_values(receipt, tz) -> dict:
+    payment = receipt.payment
+
+    def paid_to_date():
+        # This receipt and the ones before it: a receipt sent again later still says
+        # what was owed when it was written.
+        return sum(r.amount for r in payment.receipts.all() if r.number <= receipt.number)
+
+    def balance_owed():
+        owed = payment.amount - paid_to_date()
+        return format_amount(owed, payment.currency) if owed > 0 else ""
+
+    return {
+        "receipt_number": lambda: receipt.label,
+        "receipt_date": lambda: _long_date(receipt.paid_at.astimezone(tz).date()),
+        "receipt_amount": lambda: format_amount(receipt.amount, payment.currency),
+        "receipt_method": lambda: receipt.get_method_display() or "Not recorded",
+        "receipt_reference": lambda: receipt.reference,
+        "paid_to_date": lambda: format_amount(paid_to_date(), payment.currency),
+        "balance_owed": balance_owed,
+    }
 
 
 def sample_values(names) -> dict[str, str]:
@@ -534,5 +578,12 @@ def sample_values(names) -> dict[str, str]:
         "expires_on": "Tuesday 1 December 2026",
         # As for a real payment: empty while the studio takes no online payments.
         "pay_link": f"{settings.SITE_URL}/pay/sample-token/" if stripe_enabled() else "",
+        "receipt_number": "R00042",
+        "receipt_date": "Tuesday 1 December 2026",
+        "receipt_amount": format_amount(Decimal("20.00"), settings.CURRENCY),
+        "receipt_method": "Bank transfer",
+        "receipt_reference": "FIT-0042",
+        "paid_to_date": format_amount(Decimal("20.00"), settings.CURRENCY),
+        "balance_owed": format_amount(Decimal("25.00"), settings.CURRENCY),
     }
     return {name: sample[name] for name in names}

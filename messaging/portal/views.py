@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from billing import charges
 from billing.credits import client_credit_summary
 from billing.models import Payment
+from billing.selectors import client_balance
 from billing.stripe_links import pay_link
 from common.ids import parse_pk
 from messaging.models import Message, SlotOffer
@@ -118,6 +119,7 @@ def _home_context(client, token, *, reply_form=None, preferences_form=None):
         stopped_looking=_stopped_looking(waiting, client) if can_book else "",
         payments=_open_payments(client),
         packages=client_credit_summary(client),
+        balance=client_balance(client),
         preferences_form=preferences_form
         or PreferencesForm(client=client, preferences=services.effective_preferences(client)),
     )

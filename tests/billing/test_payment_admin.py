@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from billing.models import Payment
+from common.clock import studio_today
 from tests.factories import PaymentFactory, SessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,6 +22,9 @@ def payment_post(client, **overrides):
         "due_date": (timezone.localdate() + timedelta(days=7)).isoformat(),
         "method": "",
         "description": "Ten-session pack",
+        # The receipts inline's management form (read-only, but the page always carries it).
+        "receipts-TOTAL_FORMS": "0",
+        "receipts-INITIAL_FORMS": "0",
     }
     data.update(overrides)
     return data
@@ -68,7 +72,13 @@ def test_mark_paid_action_pays_what_it_can_and_explains_the_rest(trainer_client,
     cancelled = PaymentFactory(client=client_obj, status=Payment.Status.CANCELLED)
     response = trainer_client.post(
         "/admin/billing/payment/",
-        {"action": "mark_paid", "_selected_action": [pending.pk, cancelled.pk]},
+        {
+            "action": "mark_paid",
+            "_selected_action": [pending.pk, cancelled.pk],
+            "apply": "1",
+            "received_on": studio_today().isoformat(),
+            "method": "cash",
+        },
         follow=True,
     )
     assert response.status_code == 200

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from billing.models import Payment
 from clients.models import Client
+from common.clock import studio_today
 from scheduling.models import Session
 from tests.factories import ClientFactory, PaymentFactory, SessionFactory, UserFactory
 from tests.support.admin_forms import submit
@@ -122,7 +123,14 @@ class TestTrainerCannotReachAnotherTrainersBook:
     def test_bulk_actions_skip_other_trainers_rows(self, trainer_client, mine, theirs):
         trainer_client.post(
             "/admin/billing/payment/",
-            {"action": "mark_paid", "_selected_action": [mine.payment.pk, theirs.payment.pk]},
+            {
+                "action": "mark_paid",
+                "_selected_action": [mine.payment.pk, theirs.payment.pk],
+                # The intermediate page's answers: when and how.
+                "apply": "1",
+                "received_on": studio_today().isoformat(),
+                "method": "cash",
+            },
         )
         trainer_client.post(
             "/admin/scheduling/session/",
