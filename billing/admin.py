@@ -13,6 +13,7 @@ from billing.models import Payment, Receipt
 from billing.selectors import OPEN_STATUSES
 from clients.admin_scoping import TrainerScopedAdmin, run_service_action
 from common.admin import ReadOnlyTabularInline
+from common.ids import parse_pk
 from common.money import format_amount
 from common.timefmt import staff_datetime
 
@@ -51,7 +52,8 @@ class ReceiptInline(ReadOnlyTabularInline):
 
     @admin.display(description="Amount")
     def amount_received(self, obj):
-        return format_amount(obj.amount, obj.payment.currency)
+        # An unsaved row only appears when a crafted post claims inline forms (nothing is added).
+        return format_amount(obj.amount, obj.payment.currency) if obj.amount is not None else ""
 
     @admin.display(description="Emailed")
     def emailed(self, obj):
@@ -207,7 +209,8 @@ class PaymentAdmin(TrainerScopedAdmin):
         """The receipt email as the client will get it; *Send* queues it."""
         payment = self._payment_for_change(request, object_id)
         receipts = payment.receipts.select_related("payment__client", "recorded_by")
-        receipt = receipts.filter(pk=request.GET.get("receipt") or request.POST.get("receipt") or 0).first()
+        chosen = parse_pk(request.POST.get("receipt") or request.GET.get("receipt"))
+        receipt = receipts.filter(pk=chosen).first() if chosen else None
         receipt = receipt or receipts.order_by("-number").first()
         if receipt is None:
             self.message_user(request, "No money has been received on this payment yet.", messages.ERROR)

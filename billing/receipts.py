@@ -63,7 +63,7 @@ class Receipt(TimeStampedModel):
     @property
     def label(self) -> str:
         """The number as printed: R00042."""
-        return format_receipt_number(self.number)
+        return format_receipt_number(self.number) if self.number is not None else ""
 
     @property
     def method_label(self) -> str:

@@ -138,6 +138,7 @@ SESSION_VARIABLES = {
 }
 PAYMENT_VARIABLES = {
     "amount": "Amount with currency, e.g. £45.00",
+    "amount_owed": "What is still owed on it (the amount less what has been received), e.g. £25.00",
     "due_date": "Due date, e.g. 1 December 2026",
     "days_overdue": "Whole days since the due date (0 before it)",
     "payment_description": "What the payment is for",
@@ -485,6 +486,7 @@ def context_for(
     if payment is not None:
         values |= {
             "amount": lambda: format_amount(payment.amount, payment.currency),
+            "amount_owed": lambda: format_amount(payment.balance, payment.currency),
             "due_date": lambda: _long_date(payment.due_date),
             "days_overdue": lambda: str(max(0, (now.astimezone(tz).date() - payment.due_date).days)),
             "payment_description": lambda: payment.description,
@@ -565,6 +567,7 @@ def sample_values(names) -> dict[str, str]:
         "cancel_link": f"{settings.SITE_URL}/portal/sample-token/sessions/42/?action=cancel",
         "booked_by": "staff",
         "amount": format_amount(Decimal("45.00"), settings.CURRENCY),
+        "amount_owed": format_amount(Decimal("25.00"), settings.CURRENCY),
         "due_date": "Tuesday 1 December 2026",
         "days_overdue": "3",
         "payment_description": "Training package",

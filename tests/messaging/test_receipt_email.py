@@ -12,6 +12,7 @@ from billing import services
 from clients.models import Category, Channel
 from messaging import receipts
 from messaging.models import Message, ReceiptTemplate
+from messaging.templating import context_for
 from tests.factories import ClientFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
@@ -190,8 +191,17 @@ class TestAdmin:
         )
         assert response.status_code == 200
         errors = response.context["adminform"].form.errors["body_template"]
-        assert errors[0].startswith("Unknown variable 'password'. Valid variables: amount, balance_owed,")
+        assert errors[0].startswith("Unknown variable 'password'. Valid variables: amount, amount_owed,")
         assert ReceiptTemplate.objects.get().send_automatically is False
 
     def test_a_trainer_cannot_edit_the_studio_template(self, trainer_client):
         assert trainer_client.get("/admin/messaging/receipttemplate/").status_code == 403
+
+
+def test_payment_rules_can_say_what_is_still_owed(ann):
+    payment = PaymentFactory(client=ann, amount=Decimal("60.00"))
+    pay(payment, "45.00")
+    assert context_for(client=ann, payment=payment, names={"amount", "amount_owed"}) == {
+        "amount": "£60.00",
+        "amount_owed": "£15.00",
+    }
