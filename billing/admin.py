@@ -28,6 +28,8 @@ def _received(receipt):
 
 class ReceiptInline(ReadOnlyTabularInline):
     model = Receipt
+    # The tabular inline without each row's title ("Receipt R00001"): the Number column says it.
+    template = "admin/clients/client/session_inline.html"
     fields = (
         "receipt_number",
         "received",
@@ -67,7 +69,6 @@ class PaymentAdmin(TrainerScopedAdmin):
     list_display = (
         "client",
         "amount_due",
-        "received_so_far",
         "still_owed",
         "due_date",
         "status",
@@ -94,6 +95,24 @@ class PaymentAdmin(TrainerScopedAdmin):
         "updated_at",
     )
     inlines = (ReceiptInline,)
+    # One order whether the amount is editable or (once money was received) read-only.
+    fields = (
+        "client",
+        "session",
+        "amount",
+        "due_date",
+        "method",
+        "description",
+        "status",
+        "currency",
+        "received_so_far",
+        "still_owed",
+        "paid_at",
+        "overdue_at",
+        "reference",
+        "created_at",
+        "updated_at",
+    )
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -123,7 +142,7 @@ class PaymentAdmin(TrainerScopedAdmin):
         if obj.status not in OPEN_STATUSES:
             return ""
         url = reverse("admin:billing_payment_record", args=[obj.pk])
-        return format_html('<a href="{}" class="record-payment">Record a payment</a>', url)
+        return format_html('<a href="{}" class="record-payment">Record payment</a>', url)
 
     def save_model(self, request, obj, form, change):
         services.payment_save(payment=obj)

@@ -31,7 +31,8 @@ class ReceivedFields(forms.Form):
 
     received_on = forms.DateField(
         label="Received on",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        # ISO: a date input shows nothing for any other format (the locale would give 10/03/2027).
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text="The day the money arrived (the studio's calendar).",
     )
     method = forms.ChoiceField(label="Method", choices=[("", "---------"), *Payment.Method.choices])

@@ -49,7 +49,7 @@ class PaymentInline(ReadOnlyTabularInline):
     model = Payment
     fields = (
         "amount",
-        "amount_paid",
+        "received",
         "still_owed",
         "currency",
         "due_date",
@@ -58,6 +58,10 @@ class PaymentInline(ReadOnlyTabularInline):
         "description",
     )
     show_change_link = True
+
+    @admin.display(description="Received")
+    def received(self, obj):
+        return obj.amount_paid
 
     @admin.display(description="Still owed")
     def still_owed(self, obj):
