@@ -275,8 +275,13 @@ class ReceiptTemplateAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        template = receipts.receipt_template()
-        return redirect(reverse("admin:messaging_receipttemplate_change", args=[template.pk]))
+        return redirect(
+            reverse("admin:messaging_receipttemplate_change", args=[receipts.receipt_template().pk])
+        )
+
+    def get_object(self, request, object_id, from_field=None):
+        # Before the first save the page edits the default wording; saving inserts the one row.
+        return receipts.receipt_template() if str(object_id) == "1" else None
 
     def has_add_permission(self, request):
         return False

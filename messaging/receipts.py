@@ -43,9 +43,9 @@ def validate_receipt_templates(*, subject: str, body: str) -> None:
 
 
 def receipt_template() -> ReceiptTemplate:
-    """The studio's receipt email; the default wording until someone edits it."""
-    template, _created = ReceiptTemplate.objects.get_or_create(pk=1)
-    return template
+    """The studio's receipt email: its row, or until a manager first saves it, the default
+    wording (switched off), unsaved — reading it never writes, so a page view adds no row."""
+    return ReceiptTemplate.objects.filter(pk=1).first() or ReceiptTemplate(pk=1)
 
 
 def render_receipt(receipt: Receipt, *, template: ReceiptTemplate | None = None) -> tuple[str, str]:

@@ -192,7 +192,19 @@ class TestAdmin:
         assert response.status_code == 200
         errors = response.context["adminform"].form.errors["body_template"]
         assert errors[0].startswith("Unknown variable 'password'. Valid variables: amount, amount_owed,")
-        assert ReceiptTemplate.objects.get().send_automatically is False
+        assert not ReceiptTemplate.objects.exists()  # the page showed the defaults without saving them
+
+        response = manager_client.post(
+            "/admin/messaging/receipttemplate/1/change/",
+            {
+                "send_automatically": "on",
+                "subject_template": "Receipt {{ receipt_number }}",
+                "body_template": "Thanks {{ first_name }}: {{ receipt_amount }}.",
+            },
+        )
+        assert response.status_code == 302
+        saved = ReceiptTemplate.objects.get()
+        assert (saved.pk, saved.send_automatically) == (1, True)
 
     def test_a_trainer_cannot_edit_the_studio_template(self, trainer_client):
         assert trainer_client.get("/admin/messaging/receipttemplate/").status_code == 403
