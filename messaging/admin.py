@@ -292,6 +292,7 @@ class ReceiptTemplateAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         form.base_fields["body_template"].widget.attrs.update(rows=18, cols=80)
+        form.base_fields["subject_template"].widget.attrs.update(style="width: 100%; max-width: 40em")
         return form
 
     @admin.display(description="Variables you can use")

@@ -12,7 +12,7 @@ import pytest
 
 from billing.models import Payment, Receipt
 from messaging.links import portal_link
-from tests.factories import ClientFactory, PaymentFactory, TrainerFactory
+from tests.factories import ClientFactory, ManagerFactory, PaymentFactory, TrainerFactory
 from tests.support.browser import PASSWORD, log_in, needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -48,6 +48,14 @@ def test_a_part_payment_then_the_rest_and_the_client_sees_her_balance(
     page.click("#record-payment")
     expect(page.locator(".messagelist")).to_contain_text("£100.00 received. Still owed: £140.00.")
     page.screenshot(path=shots / f"payment-part-paid-{width}.png", full_page=True)
+
+    # Priya sees what she still owes on her phone or laptop.
+    part_paid = browser.new_page(viewport=viewport)
+    part_paid.goto(portal_link(priya))
+    expect(part_paid.locator("#balance")).to_contain_text("You owe £155.00.")
+    expect(part_paid.locator(f"#payment-{pack.pk}")).to_contain_text("£100.00 of £240.00 paid so far")
+    part_paid.locator("#payments").screenshot(path=shots / f"portal-part-paid-{width}.png")
+    part_paid.close()
 
     page.click("#record-payment-link")
     expect(page.locator("#id_amount")).to_have_value("140.00")
@@ -85,3 +93,19 @@ def test_a_part_payment_then_the_rest_and_the_client_sees_her_balance(
     expect(client_page.locator("#balance")).to_contain_text("You owe £15.00.")
     client_page.locator("#payments").screenshot(path=shots / f"portal-payments-{width}.png")
     client_page.screenshot(path=shots / f"portal-{width}.png", full_page=True)
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}])
+def test_a_manager_reads_and_edits_the_receipt_email(browser, live_server, viewport, tmp_path):
+    shots = Path(os.environ.get("RECEIPT_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    expect = sync_api.expect
+    ManagerFactory(username="maria", password=PASSWORD)
+
+    page = browser.new_page(viewport=viewport)
+    log_in(page, live_server.url, "maria", "/admin/messaging/receipttemplate/")
+    expect(page.locator("#receipt-template-preview")).to_contain_text("Receipt R00042 from")
+    page.fill("#id_body_template", "Thanks {{ first_name }} {{ client.email }}")
+    page.click("input[name=_save]")
+    expect(page.locator(".errorlist")).to_contain_text("'client.email' is not allowed")
+    page.screenshot(path=shots / f"receipt-template-error-{viewport['width']}.png", full_page=True)
