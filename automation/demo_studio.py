@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from billing.credits import package_sell
 from billing.models import PackageType, Payment
-from billing.services import payment_cancel, payment_create, payment_mark_paid
+from billing.services import payment_cancel, payment_create, payment_mark_paid, payment_record_receipt
 from clients.models import Client, Tag
 from clients.roles import STUDIO_MANAGER, TRAINER
 from common.clock import studio_today, studio_tz
@@ -261,4 +261,13 @@ def _payments_for(client, rng, today, now) -> int:
         payment_mark_paid(payment=payment, method=Payment.Method.CARD)
     elif plan == "cancelled":
         payment_cancel(payment=payment)
+    elif plan == "overdue" and amount >= 60:
+        # Part paid: the demo shows a balance, "paid so far" in the portal and a receipt.
+        payment_record_receipt(
+            payment=payment,
+            amount=(amount / 3).quantize(Decimal("1")),
+            paid_at=now - timedelta(days=2),
+            method=Payment.Method.BANK_TRANSFER,
+            reference="Standing order",
+        )
     return 1

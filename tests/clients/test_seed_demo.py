@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db.models import F
 from django.http import HttpRequest
 
 from billing.credits import client_credit_summary
@@ -154,3 +155,10 @@ def test_the_demo_shows_credits_spent_one_package_low_and_one_expiring_soon(seed
     assert all(
         p.payment.status == Payment.Status.PAID for p in ClientPackage.objects.select_related("payment")
     )
+
+
+def test_the_demo_has_receipts_and_a_part_paid_payment(seeded):
+    part_paid = Payment.objects.filter(amount_paid__gt=0, amount_paid__lt=F("amount"))
+    assert part_paid.exists(), "no client in the demo owes the rest of a payment"
+    for payment in Payment.objects.filter(amount_paid__gt=0).prefetch_related("receipts"):
+        assert sum(r.amount for r in payment.receipts.all()) == payment.amount_paid
