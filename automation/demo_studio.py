@@ -212,7 +212,9 @@ def _package_for(client, c_index, package_types, today) -> int:
     package = package_sell(
         client=client, package_type=package_types[name], bought_on=bought_on, due_date=today
     )
-    payment_mark_paid(payment=package.payment, method=Payment.Method.CARD)
+    # Paid at the counter the day it was bought (due today only so it is not overdue at once).
+    paid_at = datetime.combine(bought_on, time(12), tzinfo=studio_tz())
+    payment_mark_paid(payment=package.payment, method=Payment.Method.CARD, paid_at=paid_at)
     return 1
 
 

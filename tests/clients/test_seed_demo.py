@@ -15,6 +15,7 @@ from billing.credits import client_credit_summary
 from billing.models import ClientPackage, CreditEntry, Payment
 from clients.models import Client, Tag
 from clients.roles import STUDIO_MANAGER, TRAINER
+from common.clock import studio_tz
 from scheduling.models import Session
 
 pytestmark = pytest.mark.django_db
@@ -152,9 +153,10 @@ def test_the_demo_shows_credits_spent_one_package_low_and_one_expiring_soon(seed
     assert any(
         p.valid_until and (p.valid_until - NOW.date()).days <= 7 and p.credits_left > 0 for p in summaries
     )
-    assert all(
-        p.payment.status == Payment.Status.PAID for p in ClientPackage.objects.select_related("payment")
-    )
+    for package in ClientPackage.objects.select_related("payment"):
+        # Paid at the counter on the day it was bought, not the day the demo was made.
+        assert package.payment.status == Payment.Status.PAID
+        assert package.payment.paid_at.astimezone(studio_tz()).date() == package.bought_on
 
 
 def test_the_demo_has_receipts_and_a_part_paid_payment(seeded):
