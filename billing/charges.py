@@ -348,6 +348,10 @@ def charge_waive(*, charge: SessionCharge, by, reason: str) -> WaiveResult:
         raise ValidationError(
             {"reason": f"Keep the reason under {WAIVE_REASON_MAX_LENGTH} characters."}, code="too_long"
         )
+    # The session's row first, as a status change takes it (a no-show corrected to completed
+    # locks the session, then writes the charge): taking the charge first and the session
+    # later (to give a credit back) deadlocked with such a correction.
+    Session.objects.select_for_update().filter(pk=charge.session_id).values_list("pk").first()
     locked = SessionCharge.objects.select_for_update().get(pk=charge.pk)
     if locked.is_waived:
         raise ValidationError("This charge has already been waived.", code="already_waived")
