@@ -187,6 +187,14 @@ class SessionChargeAdmin(TrainerScopedAdmin):
                         " The fee had already been paid and stays recorded as paid: "
                         "refund it to the client your usual way."
                     )
+                elif result.fee_received:
+                    currency = charge.fee_payment.currency
+                    text += (
+                        " Its fee payment is cancelled: the "
+                        f"{format_amount(result.fee_written_off, currency)} still owed is written off; "
+                        f"the {format_amount(result.fee_received, currency)} already received stays "
+                        "recorded with its receipts: refund it to the client your usual way."
+                    )
                 elif charge.fee_payment_id:
                     text += " Its fee payment is cancelled."
                 self.message_user(
@@ -201,6 +209,13 @@ class SessionChargeAdmin(TrainerScopedAdmin):
             "form": form,
             "fee": charge.fee_payment,
             "fee_text": format_amount(charge.fee_payment.amount, charge.fee_payment.currency)
+            if charge.fee_payment
+            else "",
+            # A part-paid fee: the waive writes off the rest; what was received stays.
+            "fee_received_text": format_amount(charge.fee_payment.amount_paid, charge.fee_payment.currency)
+            if charge.fee_payment and charge.fee_payment.amount_paid
+            else "",
+            "fee_owed_text": format_amount(charge.fee_payment.balance, charge.fee_payment.currency)
             if charge.fee_payment
             else "",
             "session_when": staff_datetime(charge.session.starts_at, charge.client.tzinfo),

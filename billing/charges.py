@@ -310,10 +310,15 @@ class WaiveResult:
     charge: SessionCharge
     #: The fee was paid before the waive: the money stays recorded as received.
     fee_already_paid: bool = False
+    #: Of an unpaid fee cancelled by the waive: what had been received on it (stays
+    #: recorded with its receipts) and what was still owed (written off).
+    fee_received: Decimal = Decimal("0.00")
+    fee_written_off: Decimal = Decimal("0.00")
 
 
 def _undo(*, charge: SessionCharge, by, reason: str, corrected: bool = False) -> WaiveResult:
     paid = False
+    received = written_off = Decimal("0.00")
     if charge.credit_entry_id and not corrected:
         # Corrected to completed, the credit stays spent: it now pays for the session that took place.
         credits.credit_return(
@@ -325,13 +330,17 @@ def _undo(*, charge: SessionCharge, by, reason: str, corrected: bool = False) ->
             # Received money is not un-received here: the studio refunds it its own way.
             paid = True
         elif payment.status != Payment.Status.CANCELLED:
+            # A part-paid fee: what was received stays with its receipts, the rest is written off.
+            received, written_off = payment.amount_paid, payment.balance
             payment_services.payment_cancel(payment=payment)
     charge.waived_at = timezone.now()
     charge.waived_by = by
     charge.waive_reason = reason
     charge.corrected = corrected
     charge.save(update_fields=["waived_at", "waived_by", "waive_reason", "corrected", "updated_at"])
-    return WaiveResult(charge=charge, fee_already_paid=paid)
+    return WaiveResult(
+        charge=charge, fee_already_paid=paid, fee_received=received, fee_written_off=written_off
+    )
 
 
 @transaction.atomic

@@ -215,3 +215,28 @@ def test_the_portal_uses_the_policys_window_for_cancelling_and_moving(client, cl
     token = make_portal_token(client_obj)
     move = text(client.get(reverse("portal:session_reschedule", args=[token, session.pk])))
     assert "It is too late to move this session online." in move
+
+
+def test_waiving_a_part_paid_fee_keeps_what_was_received_and_says_the_rest_is_written_off(
+    manager_client, client_obj
+):
+    # A fee (policy) paid in part (receipts): the page said "cancels the fee of £20.00, so
+    # the client no longer owes it" and "Its fee payment is cancelled", silent about the
+    # £5.00 the client had paid, which stays received.
+    charge = fee_charge_for(client_obj)
+    billing.payment_record_receipt(payment=charge.fee_payment, amount=Decimal("5"), method="cash")
+    url = reverse("admin:billing_sessioncharge_waive", args=[charge.pk])
+    page = text(manager_client.get(url))
+    assert (
+        "cancels the rest of the fee of £20.00 (£15.00 still owed), so the client no longer owes it; "
+        "the £5.00 already received stays recorded with its receipts: refund it to them your usual way"
+    ) in page
+    done = text(manager_client.post(url, {"reason": "Goodwill"}, follow=True))
+    assert (
+        "Charge waived. Its fee payment is cancelled: the £15.00 still owed is written off; "
+        "the £5.00 already received stays recorded with its receipts: refund it to the client "
+        "your usual way."
+    ) in done
+    payment = Payment.objects.get(pk=charge.fee_payment_id)
+    assert (payment.status, payment.amount_paid, payment.balance) == ("cancelled", Decimal("5.00"), 0)
+    assert payment.receipts.count() == 1
