@@ -19,12 +19,14 @@ from clients.roles import is_manager
 from clients.selectors import visible_clients
 from common.admin import ReadOnlyTabularInline
 from common.clock import studio_today
+from common.money import format_amount
 from common.timefmt import staff_datetime
 from scheduling.models import Session
 
 
 def money(amount) -> str:
-    return f"{amount} {settings.CURRENCY}"
+    # As the payments' pages and the portal show amounts ("£60.00").
+    return format_amount(amount, settings.CURRENCY)
 
 
 # --- Package types -----------------------------------------------------------------

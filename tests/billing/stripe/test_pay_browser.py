@@ -56,7 +56,7 @@ def test_a_client_pays_from_the_portal_and_sees_it_paid(browser, live_server, st
         # The client leaves Stripe's page without paying.
         page.goto(f"{live_server.url}/pay/{pay_token(payment)}/cancelled/")
         expect(page.locator("h2")).to_have_text("Payment not completed")
-        expect(page.locator("#pay-again")).to_have_text("Pay 60.00 GBP now")
+        expect(page.locator("#pay-again")).to_have_text("Pay £60.00 now")
         shoot(page, f"pay-cancelled-{size}")
 
         page.goto(f"{live_server.url}/pay/{pay_token(cancelled)}/")
@@ -74,7 +74,7 @@ def test_a_client_pays_from_the_portal_and_sees_it_paid(browser, live_server, st
     expect(page.locator("h2")).to_have_text("Paid — thank you")
     page.goto(f"{live_server.url}/pay/{pay_token(payment)}/")
     expect(page.locator("h2")).to_have_text("Paid — thank you")
-    expect(page.locator(".pay-summary")).to_contain_text("60.00 GBP")
+    expect(page.locator(".pay-summary")).to_contain_text("£60.00")
     shoot(page, "pay-already-paid-phone")
     page.set_viewport_size(DESKTOP)
     shoot(page, "pay-already-paid-desktop")

@@ -279,8 +279,19 @@ class TestReturnPages:
 
         assert b"nothing was charged" in response.content
         assert f'href="/pay/{pay_token(payment)}/"'.encode() in response.content
-        assert b"Pay 60.00 GBP now" in response.content
+        assert "Pay £60.00 now" in response.content.decode()
         assert stripe_http.requests == []
+
+    def test_a_part_paid_payment_s_pages_show_amounts_as_the_portal_does(self, client, payment, stripe_http):
+        # The portal says "£20.00 of £60.00 paid so far"; the pay pages said "60.00 GBP".
+        services.payment_record_receipt(payment=payment, amount=Decimal("20.00"), method="cash")
+
+        page = client.get(f"/pay/{pay_token(payment)}/cancelled/").content.decode()
+
+        assert "Pay £40.00 now" in page
+        assert "<dt>Amount</dt><dd>£60.00</dd>" in page
+        assert "<dt>Still to pay</dt><dd>£40.00</dd>" in page
+        assert "GBP" not in page
 
 
 class TestMinorUnits:
