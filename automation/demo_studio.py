@@ -17,8 +17,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from billing.charges import studio_policy
 from billing.credits import package_sell
-from billing.models import PackageType, Payment
+from billing.models import PackageType, Payment, StudioPolicy
+from billing.policy import Charge
 from billing.services import payment_cancel, payment_create, payment_mark_paid, payment_record_receipt
 from clients.models import Client, Tag
 from clients.roles import STUDIO_MANAGER, TRAINER
@@ -101,6 +103,21 @@ def _user(username, first, last, password, *, group=None, superuser=False):
 
 
 @transaction.atomic
+def _policy() -> None:
+    """A policy that shows itself in the demo: the first no-show in 90 days is free, later
+    ones cost a £20 fee; a late cancellation costs a session credit. A studio's own
+    settings are never overwritten."""
+    if StudioPolicy.objects.exists():
+        return
+    policy = studio_policy()
+    policy.no_show_charge = Charge.FEE_FIXED
+    policy.no_show_fee = Decimal("20.00")
+    policy.late_cancel_charge = Charge.CREDIT
+    policy.grace_count = 1
+    policy.full_clean()
+    policy.save()
+
+
 def _online_booking(trainers):
     """What clients may book in the portal: two studio-wide session types, and each
     trainer's weekday hours (09:00–13:00 and 14:00–18:00, her own clock)."""
@@ -139,6 +156,7 @@ def seed_demo(*, clients_per_trainer: int = 20, seed: int = 2026) -> SeedReport:
         report.logins.append((username, DEMO_PASSWORD, TRAINER))
 
     _online_booking(trainers)
+    _policy()
     tags = [Tag.objects.get_or_create(name=name)[0] for name in TAGS]
     package_types = _package_types()
     today = studio_today()

@@ -12,7 +12,7 @@ from django.db.models import F
 from django.http import HttpRequest
 
 from billing.credits import client_credit_summary
-from billing.models import ClientPackage, CreditEntry, Payment
+from billing.models import ClientPackage, CreditEntry, Payment, SessionCharge, StudioPolicy
 from clients.models import Client, Tag
 from clients.roles import STUDIO_MANAGER, TRAINER
 from common.clock import studio_tz
@@ -164,3 +164,15 @@ def test_the_demo_has_receipts_and_a_part_paid_payment(seeded):
     assert part_paid.exists(), "no client in the demo owes the rest of a payment"
     for payment in Payment.objects.filter(amount_paid__gt=0).prefetch_related("receipts"):
         assert sum(r.amount for r in payment.receipts.all()) == payment.amount_paid
+
+
+def test_the_demo_policy_charges_later_no_shows_a_fee_and_never_overwrites_a_studios_own(seeded):
+    policy = StudioPolicy.objects.get()
+    assert (policy.no_show_charge, policy.no_show_fee, policy.grace_count) == ("fee_fixed", 20, 1)
+    outcomes = set(SessionCharge.objects.values_list("outcome", flat=True))
+    assert {SessionCharge.Outcome.FREE, SessionCharge.Outcome.FEE} <= outcomes
+
+    policy.no_show_charge = "nothing"
+    policy.save()
+    call_command("seed_demo", stdout=StringIO())
+    assert StudioPolicy.objects.get().no_show_charge == "nothing"
