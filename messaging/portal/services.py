@@ -63,8 +63,11 @@ def portal_reply(*, client: Client, body: str) -> Message:
 
 
 def upcoming_sessions(*, client: Client):
-    return client.sessions.filter(status=Session.Status.SCHEDULED, starts_at__gt=timezone.now()).order_by(
-        "starts_at"
+    # The type with each: a late cancellation's terms quote a fee from its price.
+    return (
+        client.sessions.filter(status=Session.Status.SCHEDULED, starts_at__gt=timezone.now())
+        .select_related("session_type")
+        .order_by("starts_at")
     )
 
 
