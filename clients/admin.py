@@ -79,7 +79,8 @@ class PackageInline(ReadOnlyTabularInline):
     verbose_name_plural = "Packages (sell one from Client packages → Add)"
 
     def get_queryset(self, request):
-        return packages_with_credits(super().get_queryset(request).select_related("package_type"))
+        # The client too: each row's title is the package's str(), which names its client.
+        return packages_with_credits(super().get_queryset(request).select_related("package_type", "client"))
 
     @admin.display(description="Credits left")
     def credits(self, obj):

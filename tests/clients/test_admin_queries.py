@@ -97,3 +97,37 @@ def test_session_autocomplete_query_count_does_not_grow_with_results(
     with django_assert_max_num_queries(with_one):
         response = trainer_client.get(url)
     assert len(response.json()["results"]) == 20
+
+
+def test_client_page_query_count_does_not_grow_with_packages_receipts_and_charges(
+    trainer_client, client_obj, django_assert_max_num_queries
+):
+    # The money parts on the client page: balance, packages (own and shared), part-paid
+    # payments with receipts, no-show fees.
+    from decimal import Decimal
+
+    from billing import services as billing
+    from billing.policy import Charge
+    from scheduling import services as scheduling
+    from tests.factories import sell_package, set_policy
+
+    set_policy(no_show_charge=Charge.FEE_FIXED, no_show_fee=Decimal("20"))
+
+    def add(n, offset):
+        for i in range(offset, offset + n):
+            sell_package(client_obj, sessions=5, shareable=True)
+            payment = PaymentFactory(client=client_obj, amount=Decimal("60"))
+            billing.payment_record_receipt(payment=payment, amount=Decimal("20"))
+            billing.payment_record_receipt(payment=payment, amount=Decimal("10"))
+            session = SessionFactory(client=client_obj, starts_at=timezone.now() - timedelta(days=i + 1))
+            scheduling.session_mark_no_show(session=session)
+        other = ClientFactory(trainer=client_obj.trainer)
+        sell_package(other, sessions=3, shareable=True).shared_with.add(client_obj)
+
+    url = f"/admin/clients/client/{client_obj.pk}/change/"
+    add(2, 0)
+    trainer_client.get(url)
+    with_two = queries_for(trainer_client, url)
+    add(12, 2)
+    with django_assert_max_num_queries(with_two):
+        trainer_client.get(url)
