@@ -8,8 +8,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from billing import services
+from billing.credits import packages_with_credits
 from billing.forms import MarkPaidForm, PaymentForm, ReceiptForm
-from billing.models import Payment, Receipt
+from billing.models import ClientPackage, Payment, Receipt
 from billing.selectors import OPEN_STATUSES
 from clients.admin_scoping import TrainerScopedAdmin, run_service_action
 from common.admin import ReadOnlyTabularInline
@@ -333,6 +334,13 @@ class PaymentAdmin(TrainerScopedAdmin):
         part_paid = list(
             queryset.filter(status__in=OPEN_STATUSES, amount_paid__gt=0).select_related("client")
         )
+        packages = list(
+            packages_with_credits(
+                ClientPackage.objects.filter(
+                    payment__in=queryset.filter(status__in=OPEN_STATUSES)
+                ).select_related("package_type", "payment__client")
+            )
+        )
         run_service_action(
             self, request, queryset, services.payment_cancel, argument="payment", done="cancelled"
         )
@@ -343,6 +351,17 @@ class PaymentAdmin(TrainerScopedAdmin):
                     request,
                     f"{payment}: the {format_amount(payment.amount_paid, payment.currency)} already received "
                     "stays recorded with its receipts; the rest is no longer owed.",
+                    messages.WARNING,
+                )
+        # A package's credits are the client's whatever became of its payment (given away,
+        # settled another way): cancelling the payment does not take them; staff may.
+        for package in packages:
+            if Payment.objects.filter(pk=package.payment_id, status=Payment.Status.CANCELLED).exists():
+                self.message_user(
+                    request,
+                    f"{package.payment}: its package {package.package_type.name} keeps its "
+                    f"{package.credits_left} credits left: take them back with Adjust credits on the "
+                    "package if the client is not to use them.",
                     messages.WARNING,
                 )
 

@@ -193,3 +193,25 @@ class TestShownToStaffAndClient:
         html = client.get(reverse("portal:home", args=[make_portal_token(partner)])).content.decode()
         assert "8 of 8 sessions left" in html
         assert f"shared by {client_obj.first_name}" in html
+
+
+def test_cancelling_a_packages_payment_keeps_its_credits_and_says_how_to_take_them_back(
+    trainer_client, client_obj
+):
+    # Cancelling the payment is "nothing more is owed" (given away, settled elsewhere), not
+    # "the client has no package": the credits stay, and staff are told so.
+    package = sell_package(client_obj, sessions=10, name="Ten sessions")
+    response = trainer_client.post(
+        "/admin/billing/payment/",
+        {"action": "cancel_payments", "_selected_action": [package.payment_id]},
+        follow=True,
+    )
+    texts = [str(m) for m in response.context["messages"]]
+    assert "1 payment(s) cancelled." in texts
+    assert any(
+        "its package Ten sessions keeps its 10 credits left: take them back with Adjust credits "
+        "on the package if the client is not to use them" in t
+        for t in texts
+    ), texts
+    assert Payment.objects.get(pk=package.payment_id).status == Payment.Status.CANCELLED
+    assert credits.credits_left(package) == 10
