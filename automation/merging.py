@@ -9,6 +9,7 @@ every occurrence keeps its own log row, all pointing at the one message, each no
 how many it covered.
 """
 
+from common.money import format_amount
 from common.timefmt import client_time
 
 
@@ -27,7 +28,12 @@ def _line(session, payment, client) -> str:
         text = f"{session.starts_at.astimezone(tz):%a %d %b %Y}, {client_time(session.starts_at, tz)}"
         return f"- {text}" + (f" ({session.location})" if session.location else "")
     if payment is not None:
-        return f"- {payment.amount} due {payment.due_date:%d %b %Y}"
+        # What is still owed, as the portal and amount_owed say it (a payment may be part paid).
+        text = f"- {format_amount(payment.balance, payment.currency)} due {payment.due_date:%d %b %Y}"
+        if payment.amount_paid and payment.balance:
+            paid = format_amount(payment.amount_paid, payment.currency)
+            text += f" ({paid} of {format_amount(payment.amount, payment.currency)} paid so far)"
+        return text
     return ""
 
 

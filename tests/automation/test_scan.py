@@ -482,3 +482,30 @@ def test_a_scan_run_in_the_future_does_not_cost_real_scans_their_catch_up(remind
     scan_at(utc(2026, 12, 1, 10, 0))
     assert Message.objects.get().session == session
     assert ScanState.objects.get().scanned_until == utc(2026, 12, 1, 10, 0)
+
+
+def test_a_merged_payment_reminder_lists_what_is_still_owed_with_the_currency(settings, make_rule):
+    # Two payments due together, one paid in part (a receipt): the list said "- 60.00 due ..."
+    # (the whole amount, no currency) while the portal and amount_owed say what is left.
+    from decimal import Decimal
+
+    from billing import services as billing
+
+    settings.PAYMENT_DUE_LOCAL_HOUR = 9
+    settings.CURRENCY = "GBP"
+    make_rule(
+        TriggerEvent.PAYMENT_DUE,
+        offset_hours=48,
+        merge_minutes=10,
+        body_template="You owe us.",
+        created_at=LONG_AGO,
+    )
+    client = ClientFactory()
+    with time_machine.travel(utc(2026, 11, 1), tick=False):
+        part_paid = PaymentFactory(client=client, amount=Decimal("60.00"), due_date=date(2026, 12, 3))
+        billing.payment_record_receipt(payment=part_paid, amount=Decimal("20.00"))
+        PaymentFactory(client=client, amount=Decimal("1250.00"), due_date=date(2026, 12, 3))
+    every_five_minutes(utc(2026, 12, 1, 8, 55), utc(2026, 12, 1, 9, 5))
+    body = Message.objects.get().body
+    assert "- £40.00 due 03 Dec 2026 (£20.00 of £60.00 paid so far)" in body
+    assert "- £1,250.00 due 03 Dec 2026" in body
