@@ -212,3 +212,12 @@ def test_two_clients_posting_the_same_slot_at_once_book_it_once(monkeypatch):
     loser = next(r for r in responses if r.status_code == 409)
     assert "just taken" in html(loser) and SLOT.isoformat() not in html(loser)
     assert Session.objects.filter(starts_at=SLOT).count() == 1
+
+
+def test_a_session_types_price_is_shown_with_the_currency(client, client_obj, pt, settings):
+    # The late-cancel terms quote a percentage of this price as "£22.50"; the type read "45.00".
+    from decimal import Decimal
+
+    settings.CURRENCY = "GBP"
+    SessionType.objects.filter(pk=pt.pk).update(price=Decimal("45.00"))
+    assert "Personal training · 60 min · £45.00" in html(client.get(book_url(client_obj)))
