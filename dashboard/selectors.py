@@ -34,7 +34,7 @@ from django.db.models.functions import Coalesce, Concat, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from automation import forecast
-from billing.models import Payment
+from billing.models import Payment, Receipt
 from billing.policy import StudioPolicy
 from clients.models import Category, Channel, Client
 from clients.roles import is_manager
@@ -218,17 +218,19 @@ def figures(scope: Scope, *, now: datetime) -> Figures:
         rate={channel: {week: [0, 0] for week in weeks} for channel in Channel.values},
     )
     due_soon = Q(status=Payment.Status.PENDING, due_date__gte=today, due_date__lte=today + timedelta(days=7))
-    paid = Q(status=Payment.Status.PAID, paid_at__gte=since_month)
     overdue = _overdue_q(today)
+    # Payments are paid in parts: what is owed is the balance, and what was collected in a
+    # month is the money received in it (receipts, whatever became of their payment).
     payments = _series(
-        scope.narrow(Payment.objects.filter(due_soon | paid | overdue)),
-        series=Case(
-            When(paid, then=Value("paid")),
-            When(due_soon, then=Value("due")),
-            default=Value("overdue"),
-            output_field=CharField(),
-        ),
-        bucket=Case(When(paid, then=TruncMonth("paid_at", tzinfo=tz)), output_field=DateTimeField()),
+        scope.narrow(Payment.objects.filter(due_soon | overdue)),
+        series=Case(When(due_soon, then=Value("due")), default=Value("overdue"), output_field=CharField()),
+        bucket=Value(None, output_field=DateTimeField()),
+        total=Sum(F("amount") - F("amount_paid"), output_field=DecimalField(max_digits=12, decimal_places=2)),
+    )
+    received = _series(
+        scope.narrow(Receipt.objects.filter(paid_at__gte=since_month), client_path="payment__client"),
+        series=Value("paid", output_field=CharField()),
+        bucket=TruncMonth("paid_at", tzinfo=tz),
         total=Sum("amount"),
     )
     # The policy's window read inside the same query (the page's query budget): the
@@ -317,7 +319,7 @@ def figures(scope: Scope, *, now: datetime) -> Figures:
         series=Value("queue", output_field=CharField()),
         bucket=Min(Coalesce("next_attempt_at", "created_at")),
     )
-    parts = payments.union(sessions, new, lost, rate, unread, needs_reply, worker, queue, all=True)
+    parts = payments.union(received, sessions, new, lost, rate, unread, needs_reply, worker, queue, all=True)
     for row in parts:
         series, bucket, n, total = row["part"], _day(row["bucket"]), row["n"], row["total"]
         if series == "overdue":

@@ -9,12 +9,14 @@ import time_machine
 from django.urls import reverse
 
 from automation.models import AutomationRule, ScanState, TriggerEvent
+from billing import services as billing
 from billing.models import Payment
 from clients.models import Channel
 from messaging.heartbeat import record_heartbeat
 from messaging.models import Message
 from scheduling.models import Session
 from tests.factories import ClientFactory, PaymentFactory, SessionFactory, TrainerFactory
+from tests.support.clock import utc
 
 pytestmark = pytest.mark.django_db
 
@@ -305,8 +307,9 @@ def test_charts_come_with_the_same_numbers_as_tables(trainer_client, trainer):
     )
     Session.objects.filter(pk=late.pk).update(cancelled_at=late.starts_at - timedelta(hours=2))
     Session.objects.filter(pk=early.pk).update(cancelled_at=early.starts_at - timedelta(days=3))
-    PaymentFactory(
-        client=client, status=Payment.Status.PAID, paid_at=NOW - timedelta(hours=1), amount=Decimal("80")
+    # Collected is money received (receipts): paid through the service, as FitCRM records it.
+    billing.payment_mark_paid(
+        payment=PaymentFactory(client=client, amount=Decimal("80")), paid_at=NOW - timedelta(hours=1)
     )
     with time_machine.travel(monday, tick=False):
         for status in ("delivered", "sent", "read", "failed"):
@@ -331,3 +334,39 @@ def test_charts_come_with_the_same_numbers_as_tables(trainer_client, trainer):
     assert 'id="chart-sessions-data" type="application/json"' in page
     assert "dashboard/vendor/chart.js-4.6.1/chart.umd.min.js" in page
     assert '<th scope="row">23 Nov</th>' in page
+
+
+def test_money_figures_count_what_was_received_and_what_is_still_owed(manager):
+    # Payments are paid in parts (receipts): "Overdue" and "Due in the next 7 days" summed
+    # the whole amounts, and "Collected" counted a payment's whole amount in the month its
+    # last part arrived, never the parts of one still open or cancelled.
+    from dashboard.selectors import Scope, figures
+
+    client = ClientFactory()
+    overdue = PaymentFactory(client=client, amount=Decimal("60.00"), due_date=date(2026, 11, 20))
+    billing.payment_record_receipt(payment=overdue, amount=Decimal("20.00"), paid_at=utc(2026, 11, 10))
+    Payment.objects.filter(pk=overdue.pk).update(status=Payment.Status.OVERDUE, overdue_at=NOW)
+    due_soon = PaymentFactory(client=client, amount=Decimal("100.00"), due_date=date(2026, 12, 4))
+    billing.payment_record_receipt(payment=due_soon, amount=Decimal("30.00"), paid_at=utc(2026, 12, 1, 9))
+    paid = PaymentFactory(client=client, amount=Decimal("50.00"), due_date=date(2026, 11, 1))
+    billing.payment_record_receipt(payment=paid, amount=Decimal("25.00"), paid_at=utc(2026, 11, 5))
+    billing.payment_record_receipt(payment=paid, amount=Decimal("25.00"), paid_at=utc(2026, 12, 1, 10))
+    written_off = PaymentFactory(client=client, amount=Decimal("40.00"), due_date=date(2026, 11, 1))
+    billing.payment_record_receipt(payment=written_off, amount=Decimal("15.00"), paid_at=utc(2026, 11, 20))
+    billing.payment_cancel(payment=written_off)
+
+    result = figures(Scope(manager, None), now=NOW)
+
+    assert (result.overdue_total, result.overdue_count) == (Decimal("40.00"), 1)
+    assert (result.due_soon_total, result.due_soon_count) == (Decimal("70.00"), 1)
+    assert result.this_month == Decimal("55.00")  # 30 + 25, received in December
+    assert result.last_month == Decimal("60.00")  # 20 + 25 + 15, received in November
+
+
+def test_the_oldest_overdue_table_shows_what_is_still_owed(manager_client):
+    overdue = PaymentFactory(amount=Decimal("60.00"), due_date=date(2026, 11, 20))
+    billing.payment_record_receipt(payment=overdue, amount=Decimal("20.00"))
+    Payment.objects.filter(pk=overdue.pk).update(status=Payment.Status.OVERDUE, overdue_at=NOW)
+    page = manager_client.get(INDEX).content.decode()
+    assert '<th scope="col" class="num">Still owed</th>' in page
+    assert '<td class="num">40.00 GBP</td>' in page
