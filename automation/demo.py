@@ -43,8 +43,9 @@ DEMO_RULES = [
         "channel": Channel.EMAIL,
         "subject_template": "A friendly reminder from {{ studio_name }}",
         # With Stripe configured the client can pay from the message; without it, see it in the portal.
-        "body_template": "Hi {{ first_name }}, {{ amount }} was due on {{ due_date }} "
-        "({{ days_overdue }} days ago). {% if pay_link %}Pay online: {{ pay_link }}"
+        # amount_owed: a payment may be part paid, and the pay link asks for what is left.
+        "body_template": "Hi {{ first_name }}, {{ amount_owed }} is still to pay on the payment due on "
+        "{{ due_date }} ({{ days_overdue }} days ago). {% if pay_link %}Pay online: {{ pay_link }}"
         "{% else %}You can see it here: {{ portal_link }}{% endif %}",
     },
     {

@@ -130,3 +130,21 @@ def test_the_demo_overdue_rule_offers_the_pay_link_when_there_is_one():
     (rule,) = [r for r in DEMO_RULES if r["trigger_event"] == TriggerEvent.PAYMENT_OVERDUE]
     validate_for_event(rule["body_template"], rule["trigger_event"])
     assert "{% if pay_link %}Pay online: {{ pay_link }}" in rule["body_template"]
+
+
+def test_the_demo_overdue_rule_asks_for_what_is_still_owed(stripe_on, settings):
+    # seed_demo pays a third of some overdue payments: the reminder said "£60.00 was due"
+    # while the pay link charges the £40.00 left.
+    from decimal import Decimal
+
+    from messaging import templating
+
+    settings.CURRENCY = "GBP"
+    (rule,) = [r for r in DEMO_RULES if r["trigger_event"] == TriggerEvent.PAYMENT_OVERDUE]
+    payment = PaymentFactory(amount=Decimal("60.00"), due_date=NOW.date() - timedelta(days=3))
+    billing.payment_record_receipt(payment=payment, amount=Decimal("20.00"))
+    body = templating.render(
+        validate_for_event(rule["body_template"], rule["trigger_event"]),
+        templating.context_for(client=payment.client, payment=payment),
+    )
+    assert "£40.00" in body and "£60.00" not in body
