@@ -127,12 +127,12 @@ def make_payments(clients, n, *, today):
     return _sql(
         """
         INSERT INTO billing_payment (created_at, updated_at, amount, currency, due_date, status, paid_at,
-            overdue_at, method, description, client_id)
+            overdue_at, method, reference, description, client_id)
         SELECT x.due - interval '30 days', x.due - interval '30 days', 45.00, 'GBP', x.due,
             CASE WHEN x.due >= %s::date THEN 'pending' WHEN x.g %% 5 = 0 THEN 'overdue' ELSE 'paid' END,
             CASE WHEN x.due < %s::date AND x.g %% 5 <> 0 THEN x.due + interval '12 hours' END,
             CASE WHEN x.due < %s::date AND x.g %% 5 = 0 THEN x.due + interval '1 day' END,
-            '', 'Training package', (%s::bigint[])[1 + x.g %% %s]
+            '', '', 'Training package', (%s::bigint[])[1 + x.g %% %s]
         FROM (SELECT g, (%s::date - 365 + ((g * 11) %% 730))::timestamptz AS due FROM generate_series(1, %s) g) x
         """,
         [today, today, today, clients, len(clients), today, n],

@@ -1,7 +1,8 @@
 """The dashboard (/admin/) at studio-chain scale, on PostgreSQL.
 
     DATABASE_URL=postgres://... python -m bench dashboard                # 100k clients, 1M sessions,
-                                                                         # 300k payments, 1M messages
+                                                                         # 300k payments (~350k receipts),
+                                                                         # 1M messages
     DATABASE_URL=postgres://... python -m bench dashboard --scale 0.1    # a smaller run
 
 The data is generated in the database (``INSERT ... SELECT generate_series``) for
@@ -9,7 +10,8 @@ bench trainers only, first at ``--small`` of the scale, measured, then grown to 
 full scale and measured again; it is removed afterwards, and other active rules are
 paused while it runs. Fifty trainers; clients joined over three years (one in twelve
 since marked inactive); sessions over three years and the coming month (completed,
-no-shows, cancellations early and late); payments paid, overdue and pending; messages
+no-shows, cancellations early and late); payments paid, overdue and pending, with
+receipts for the money received (a third of the paid ones in two parts); messages
 in every channel and status, a tenth of them from clients; six time-based rules.
 
 Measured per size, for a trainer's page, a manager's whole studio and a manager who
@@ -129,19 +131,56 @@ def grow(trainer_ids, *, clients, now):
         """,
         params | {"first": 10 * (first - 1) + 1, "last": 10 * last},
     )
+    # Paid in full (amount_paid = amount), a tenth overdue (one in three of those a third
+    # paid), the rest pending; the receipts follow below.
     _sql(
         """
         INSERT INTO billing_payment (created_at, updated_at, amount, currency, due_date, status, paid_at,
-            overdue_at, method, description, client_id)
-        SELECT x.due - interval '30 days', x.due - interval '30 days', 45.00 + (x.g %% 4) * 15, 'GBP', x.due,
+            overdue_at, method, reference, amount_paid, description, client_id)
+        SELECT x.due - interval '30 days', x.due - interval '30 days', x.amount, 'GBP', x.due,
             CASE WHEN x.due >= %(now)s::date THEN 'pending' WHEN x.g %% 10 = 0 THEN 'overdue' ELSE 'paid' END,
             CASE WHEN x.due < %(now)s::date AND x.g %% 10 <> 0 THEN x.due + interval '12 hours' END,
             CASE WHEN x.due < %(now)s::date AND x.g %% 10 = 0 THEN x.due + interval '1 day' END,
-            '', 'Training package', (%(clients)s::bigint[])[1 + x.g %% %(n)s]
-        FROM (SELECT g, (%(now)s::date - %(days)s + ((g::bigint * 7919) %% (%(days)s + 60))::int)::timestamptz AS due
+            '', '',
+            CASE WHEN x.due >= %(now)s::date THEN 0 WHEN x.g %% 10 <> 0 THEN x.amount
+                 WHEN x.g %% 30 = 0 THEN round(x.amount / 3, 2) ELSE 0 END,
+            'Training package', (%(clients)s::bigint[])[1 + x.g %% %(n)s]
+        FROM (SELECT g, 45.00 + (g %% 4) * 15 AS amount,
+                  (%(now)s::date - %(days)s + ((g::bigint * 7919) %% (%(days)s + 60))::int)::timestamptz AS due
               FROM generate_series(%(first)s, %(last)s) g) x
         """,
         params | {"first": 3 * (first - 1) + 1, "last": 3 * last},
+    )
+    # Receipts for the money received on the new payments: one in three paid payments in two
+    # halves five weeks apart (so in two months), the others and the part-paid overdue ones
+    # in one. Numbered above the studio's series; they go with the bench data.
+    _sql(
+        """
+        INSERT INTO billing_receipt (created_at, updated_at, payment_id, number, amount, paid_at, method,
+            reference)
+        SELECT r.paid_at, r.paid_at, r.payment_id,
+            (SELECT GREATEST(COALESCE(MAX(number), 0),
+                             COALESCE((SELECT last_number FROM billing_receiptsequence WHERE id = 1), 0))
+             FROM billing_receipt) + row_number() OVER (ORDER BY r.paid_at, r.payment_id),
+            r.amount, r.paid_at, 'card', ''
+        FROM (
+            SELECT p.id AS payment_id, parts.amount, parts.paid_at
+            FROM billing_payment p
+            CROSS JOIN LATERAL (
+                SELECT round(p.amount / 2, 2) AS amount, p.paid_at - interval '35 days' AS paid_at
+                WHERE p.status = 'paid' AND p.id %% 3 = 0
+                UNION ALL
+                SELECT p.amount - round(p.amount / 2, 2), p.paid_at
+                WHERE p.status = 'paid' AND p.id %% 3 = 0
+                UNION ALL
+                SELECT p.amount_paid, COALESCE(p.paid_at, p.due_date + interval '12 hours')
+                WHERE NOT (p.status = 'paid' AND p.id %% 3 = 0)
+            ) parts
+            WHERE p.client_id = ANY(%(clients)s) AND p.amount_paid > 0
+              AND NOT EXISTS (SELECT 1 FROM billing_receipt e WHERE e.payment_id = p.id)
+        ) r
+        """,
+        params,
     )
     _sql(
         """
@@ -181,7 +220,13 @@ def grow(trainer_ids, *, clients, now):
         params,
     )
     # As autovacuum leaves a busy table: statistics fresh, the visibility map set.
-    for table in ("clients_client", "scheduling_session", "billing_payment", "messaging_message"):
+    for table in (
+        "clients_client",
+        "scheduling_session",
+        "billing_payment",
+        "billing_receipt",
+        "messaging_message",
+    ):
         _sql(f"VACUUM ANALYZE {table}")
 
 
@@ -232,6 +277,11 @@ def cleanup(paused_rule_ids=()):
             [trainers],
         )
         _sql("DELETE FROM automation_automationlog WHERE rule_id = ANY(%s)", [rules])
+        _sql(
+            "DELETE FROM billing_receipt WHERE payment_id IN (SELECT p.id FROM billing_payment p "
+            "JOIN clients_client c ON c.id = p.client_id WHERE c.trainer_id = ANY(%s))",
+            [trainers],
+        )
         for table in ("billing_payment", "scheduling_session"):
             _sql(
                 f"DELETE FROM {table} WHERE client_id IN (SELECT id FROM clients_client WHERE trainer_id = ANY(%s))",
@@ -329,6 +379,11 @@ def run(argv):
                     "clients": n_clients,
                     "sessions": 10 * n_clients,
                     "payments": 3 * n_clients,
+                    "receipts": _sql(
+                        "SELECT 1 FROM billing_receipt r JOIN billing_payment p ON p.id = r.payment_id "
+                        "JOIN clients_client c ON c.id = p.client_id WHERE c.trainer_id = ANY(%s)",
+                        [trainer_ids],
+                    ),
                     "messages": 10 * n_clients + 20,
                 },
                 "built_in_s": built,

@@ -89,10 +89,8 @@ class Payment(TimeStampedModel):
         indexes = [
             models.Index(fields=["status", "due_date"]),
             models.Index(fields=["status", "overdue_at"]),
-            # Revenue collected per month (the dashboard), read from the index alone (PostgreSQL).
-            models.Index(
-                fields=["status", "paid_at"], include=["amount", "client_id"], name="payment_collected_idx"
-            ),
+            # No index on paid_at: revenue collected is counted from the receipts
+            # (billing.receipts, receipt_collected_idx).
         ]
 
     def __str__(self):

@@ -51,12 +51,9 @@ def book(studio_clients=1, *, trainer, other):
                 overdue_at=NOW - timedelta(days=10),
             )
             PaymentFactory(client=client, due_date=date(2026, 12, 4))
-            PaymentFactory(
-                client=client,
-                due_date=date(2026, 11, 2),
-                status=Payment.Status.PAID,
+            billing.payment_mark_paid(
+                payment=PaymentFactory(client=client, due_date=date(2026, 11, 2), amount=Decimal("10.00")),
                 paid_at=NOW - timedelta(days=20),
-                amount=Decimal("10.00"),
             )
             Message.objects.create(
                 client=client,
@@ -370,3 +367,71 @@ def test_the_oldest_overdue_table_shows_what_is_still_owed(manager_client):
     page = manager_client.get(INDEX).content.decode()
     assert '<th scope="col" class="num">Still owed</th>' in page
     assert '<td class="num">40.00 GBP</td>' in page
+
+
+# --- Revenue collected: the receipts, by the day the money arrived ----------------------------
+
+
+def received(payment, amount, at):
+    return billing.payment_record_receipt(payment=payment, amount=Decimal(amount), paid_at=at)
+
+
+def collected(response):
+    figures = response.context["figures"]
+    return {month.strftime("%Y-%m"): total for month, total in figures.collected.items() if total}
+
+
+def test_a_payment_paid_in_parts_counts_in_the_months_the_parts_arrived(trainer_client, trainer):
+    payment = PaymentFactory(client=ClientFactory(trainer=trainer), amount=Decimal("100.00"))
+    received(payment, "40.00", datetime(2026, 10, 15, 12, 0, tzinfo=UTC))
+    received(payment, "60.00", datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
+    response = trainer_client.get(INDEX)
+    assert collected(response) == {"2026-10": Decimal("40.00"), "2026-11": Decimal("60.00")}
+    assert response.context["figures"].last_month == Decimal("60.00")
+    assert response.context["figures"].this_month == 0
+    revenue = dict({c.id: c for c in response.context["charts"]}["chart-revenue"].rows)
+    assert revenue["Oct 2026"] == [Decimal("40.00")] and revenue["Nov 2026"] == [Decimal("60.00")]
+
+
+def test_a_part_payment_counts_before_the_payment_is_paid(trainer_client, trainer):
+    payment = PaymentFactory(client=ClientFactory(trainer=trainer), amount=Decimal("90.00"))
+    received(payment, "30.00", NOW - timedelta(hours=2))
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PENDING
+    assert trainer_client.get(INDEX).context["figures"].this_month == Decimal("30.00")
+
+
+def test_receipts_count_in_the_studios_month(trainer_client, trainer):
+    # 23:30 UTC on 30 September is 00:30 on 1 October in London (on summer time).
+    payment = PaymentFactory(client=ClientFactory(trainer=trainer), amount=Decimal("50.00"))
+    received(payment, "50.00", datetime(2026, 9, 30, 23, 30, tzinfo=UTC))
+    assert collected(trainer_client.get(INDEX)) == {"2026-10": Decimal("50.00")}
+
+
+def test_revenue_is_scoped_to_the_book(client, trainer, other, manager):
+    mine = PaymentFactory(client=ClientFactory(trainer=trainer), amount=Decimal("100.00"))
+    theirs = PaymentFactory(client=ClientFactory(trainer=other), amount=Decimal("100.00"))
+    received(mine, "30.00", NOW - timedelta(days=10))
+    received(theirs, "50.00", NOW - timedelta(days=10))
+    received(theirs, "20.00", NOW - timedelta(days=9))
+    client.force_login(trainer)
+    assert collected(client.get(INDEX)) == {"2026-11": Decimal("30.00")}
+    assert collected(client.get(INDEX, {"trainer": other.pk})) == {"2026-11": Decimal("30.00")}
+    client.force_login(manager)
+    assert collected(client.get(INDEX)) == {"2026-11": Decimal("100.00")}
+    assert collected(client.get(INDEX, {"trainer": other.pk})) == {"2026-11": Decimal("70.00")}
+
+
+def test_money_received_on_a_cancelled_payment_still_counts(trainer_client, trainer):
+    payment = PaymentFactory(client=ClientFactory(trainer=trainer), amount=Decimal("90.00"))
+    received(payment, "20.00", NOW - timedelta(days=15))
+    billing.payment_cancel(payment=payment)
+    assert collected(trainer_client.get(INDEX)) == {"2026-11": Decimal("20.00")}
+
+
+def test_the_rest_paid_in_one_go_counts_only_the_rest(trainer_client, trainer):
+    # payment_mark_paid receives the balance (one receipt for £30), not the whole amount again.
+    payment = PaymentFactory(client=ClientFactory(trainer=trainer), amount=Decimal("45.00"))
+    received(payment, "15.00", datetime(2026, 10, 5, 12, 0, tzinfo=UTC))
+    billing.payment_mark_paid(payment=payment, paid_at=NOW - timedelta(days=3))
+    assert collected(trainer_client.get(INDEX)) == {"2026-10": Decimal("15.00"), "2026-11": Decimal("30.00")}
