@@ -177,6 +177,23 @@ def find_session_reminders(rules, start, now, *, forecast: bool = False) -> list
     return found
 
 
+def _days_falling_due(rules, start, now, moment_of) -> set[date]:
+    """The studio days whose ``moment_of(day)``, less a rule's offset, falls in that rule's
+    scan window: the only dates worth reading rows for."""
+    tz = studio_tz()
+    dates = set()
+    for rule in rules:
+        offset = timedelta(hours=rule.offset_hours)
+        lo, hi = _rule_start(rule, start) + offset, now + offset
+        # A day before: a moment at the end of a day (midnight after it) belongs to it.
+        day = lo.astimezone(tz).date() - timedelta(days=1)
+        while day <= hi.astimezone(tz).date():
+            if lo < moment_of(day) <= hi:
+                dates.add(day)
+            day += timedelta(days=1)
+    return dates
+
+
 def due_moment(due_date: date) -> datetime:
     """A payment is due at ``PAYMENT_DUE_LOCAL_HOUR`` on its due date, studio time."""
     return datetime.combine(due_date, time(settings.PAYMENT_DUE_LOCAL_HOUR), tzinfo=studio_tz())
@@ -187,16 +204,7 @@ def find_payment_due_reminders(rules, start, now) -> list[Occurrence]:
     rules = [r for r in rules if r.offset_hours > 0]
     if not rules:
         return []
-    tz = studio_tz()
-    dates = set()
-    for rule in rules:
-        lo = _rule_start(rule, start) + timedelta(hours=rule.offset_hours)
-        hi = now + timedelta(hours=rule.offset_hours)
-        day = lo.astimezone(tz).date()
-        while day <= hi.astimezone(tz).date():
-            if lo < due_moment(day) <= hi:
-                dates.add(day)
-            day += timedelta(days=1)
+    dates = _days_falling_due(rules, start, now, due_moment)
     if not dates:
         return []
     rows = (
@@ -352,15 +360,7 @@ def package_ends(valid_until: date) -> datetime:
 
 def find_packages_expiring(rules, start, now) -> list[Occurrence]:
     """``offset_hours`` before the end of a package's last day, while it has credits left."""
-    dates = set()
-    for rule in rules:
-        offset = timedelta(hours=rule.offset_hours)
-        lo, hi = _rule_start(rule, start) + offset, now + offset
-        day = lo.astimezone(studio_tz()).date() - timedelta(days=1)
-        while day <= hi.astimezone(studio_tz()).date():
-            if lo < package_ends(day) <= hi:
-                dates.add(day)
-            day += timedelta(days=1)
+    dates = _days_falling_due(rules, start, now, package_ends)
     if not dates:
         return []
     rows = (
